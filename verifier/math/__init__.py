@@ -1,6 +1,11 @@
-"""The math checker: ``check_math(gold=..., pred=...) -> MathVerdict``."""
+"""The math checker: ``check_math(gold=..., pred=...) -> MathVerdict`` and its batch form.
 
-from verifier.math.check import check_math
+Stages run cheapest first in the caller's process; SymPy runs only in a ``MathPool`` of worker
+processes (deadline, memory cap, thread-safe). See docs/math-checking.md.
+"""
+
+from verifier.math.check import check_math, check_math_many
+from verifier.math.pool import MathPool
 from verifier.math.verdict import MathStatus, MathVerdict
 
-__all__ = ["MathStatus", "MathVerdict", "check_math"]
+__all__ = ["MathPool", "MathStatus", "MathVerdict", "check_math", "check_math_many"]

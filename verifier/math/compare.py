@@ -1,45 +1,223 @@
-"""Compare an extracted answer with the gold answer, cheapest stage first."""
+"""Compare an extracted answer with the gold answer: a dispatcher over small stages, cheapest first.
+
+Each stage takes the two normalised answers and returns a ``Decision`` or None ("not mine, ask the
+next stage"). Every stage here is pure string or ``Fraction`` work and runs in the caller's process.
+When none decides, ``compare`` returns None and the checker sends the pair to the symbolic stage in
+the worker pool; the worker runs this same dispatcher with ``symbolic`` set, so compound answers
+(sets, tuples, ...) reach SymPy element by element.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
 
-from sympy import Rational
+from verifier.math.normalize import compact, normalize
+from verifier.math.numbers import Number, NumberTooLarge, parse_number, terminates
+from verifier.math.structures import Structure, expand_pm, parse_structure, strip_assignment
+from verifier.math.verdict import MathStatus
 
-_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(/\d+)?$")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(\D|$))")
-
-
-def normalize(text: str) -> str:
-    s = text.strip()
-    s = s.replace("\\$", "").replace("$", "").replace("\\,", "").replace("\\!", "")
-    s = _THOUSANDS.sub("", s)
-    s = re.sub(r"\\text\{\s*([^{}]*)\}", r"\1", s)
-    s = s.strip().rstrip(".").strip()
-    return re.sub(r"\s+", " ", s)
+# A decimal stands for an exact non-terminating value only if it shows at least this many
+# significant digits: 0.3333 == 1/3, but 0.33 != 1/3 (and 3.14 != pi).
+MIN_SIGNIFICANT_DIGITS = 4
+_TEXT = re.compile(r"[A-Za-z][A-Za-z '\-]*")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_CHOICE = re.compile(r"\(([A-Za-z])\)")
 
 
-def as_rational(text: str) -> Rational | None:
-    s = text.replace(" ", "")
-    frac = re.fullmatch(r"\\[dt]?frac\{([-+]?\d+)\}\{(\d+)\}", s)
-    if frac:
-        s = f"{frac.group(1)}/{frac.group(2)}"
-    if not _NUMBER.match(s):
+@dataclass(frozen=True)
+class Decision:
+    status: MathStatus
+    rule: str
+    reason: str
+
+    @property
+    def equal(self) -> bool:
+        return self.status is MathStatus.CORRECT
+
+
+Symbolic = Callable[[str, str], Decision]
+Stage = Callable[[str, str, "Symbolic | None"], "Decision | None"]
+
+
+def _yes(rule: str, reason: str) -> Decision:
+    return Decision(MathStatus.CORRECT, rule, reason)
+
+
+def _no(rule: str, reason: str) -> Decision:
+    return Decision(MathStatus.WRONG, rule, reason)
+
+
+def exact_string(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    if compact(g) == compact(p):
+        return _yes("exact-string", f"{p!r} equals the gold answer as text")
+    return None
+
+
+def text_answer(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """Words and multiple-choice letters: case-insensitive, "(C)" == "C". Two-letter strings such as
+    "xy" are left to the symbolic stage: they are more likely products than words."""
+    g, p = _CHOICE.sub(r"\1", g), _CHOICE.sub(r"\1", p)
+    if not (_TEXT.fullmatch(g) and _TEXT.fullmatch(p)):
         return None
+    if not ((len(g) == 1 and len(p) == 1) or (_WORD.search(g) and _WORD.search(p))):
+        return None
+    if g.casefold().split() == p.casefold().split():
+        return _yes("text", f"{p!r} is the gold text answer up to case")
+    return _no("text", f"text {p!r} differs from {g!r}")
+
+
+def _number(text: str) -> Number | None:
     try:
-        return Rational(s)
-    except (ValueError, TypeError, ZeroDivisionError):
+        return parse_number(text)
+    except NumberTooLarge:
         return None
 
 
-def compare(gold: str, pred: str) -> tuple[bool, str, str]:
-    """Return (equal, rule, reason)."""
+def decimal_matches(decimal: Number, exact: Fraction) -> bool:
+    """A printed decimal stands for ``exact`` if it is ``exact`` rounded to the printed digits."""
+    assert decimal.decimals is not None and decimal.significant is not None
+    if decimal.significant < MIN_SIGNIFICANT_DIGITS:
+        return False
+    return abs(decimal.value - exact) <= Fraction(1, 2 * 10**decimal.decimals)
+
+
+def exact_number(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """Integers, decimals, fractions, mixed numbers... compared exactly, as rationals."""
+    gn, pn = _number(g), _number(p)
+    if gn is None or pn is None:
+        return None
+    if gn.value == pn.value:
+        return _yes("rational", f"{p!r} and {g!r} are the same number")
+    for dec, exact in ((pn, gn), (gn, pn)):
+        if dec.decimals is not None and exact.decimals is None and not terminates(exact.value):
+            if decimal_matches(dec, exact.value):
+                return _yes(
+                    "decimal-tolerance", f"{dec.value} is {exact.value} rounded to {dec.decimals} places"
+                )
+            return _no(
+                "decimal-tolerance",
+                f"{float(dec.value)!r} is not {exact.value} rounded to its {dec.decimals} decimal places "
+                f"(or shows fewer than {MIN_SIGNIFICANT_DIGITS} significant digits)",
+            )
+    return _no("rational", f"{p!r} != {g!r} (exact rationals)")
+
+
+def assignment(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """``x = 3`` vs ``3``: a lone variable on the left of one side only is dropped."""
+    gv, pv = strip_assignment(g), strip_assignment(p)
+    if (gv is None) == (pv is None):
+        if gv is not None and pv is not None and compact(g.split("=")[0]) == compact(p.split("=")[0]):
+            return _relabel(compare(gv, pv, symbolic), "equation")
+        return None
+    if "=" in (p if pv is None else g):
+        return None  # the other side is an equation of its own: the symbolic stage decides
+    return _relabel(compare(gv or g, pv or p, symbolic), "equation")
+
+
+def plus_minus(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """``1 \\pm \\sqrt2`` is the set {1+sqrt2, 1-sqrt2}."""
+    gpm, ppm = expand_pm(g), expand_pm(p)
+    if gpm is None and ppm is None:
+        return None
+    gs = "\\{" + ",".join(gpm) + "\\}" if gpm else g
+    ps = "\\{" + ",".join(ppm) + "\\}" if ppm else p
+    if gpm and ppm is None and parse_structure(p) is None:
+        return _no("pm", f"{p!r} is one value; the gold {g!r} is two")
+    return _relabel(compare(gs, ps, symbolic), "pm")
+
+
+def _relabel(decision: Decision | None, rule: str) -> Decision | None:
+    if decision is None or decision.rule.startswith(rule):
+        return decision
+    return Decision(decision.status, f"{rule}/{decision.rule}", decision.reason)
+
+
+def _items_equal(g: str, p: str, symbolic: Symbolic | None) -> bool | None:
+    d = compare(g, p, symbolic)
+    if d is None:
+        return None
+    if d.status in (MathStatus.CORRECT, MathStatus.WRONG):
+        return d.equal
+    return None
+
+
+def _ordered(gs: Structure, ps: Structure, symbolic: Symbolic | None) -> bool | None:
+    verdicts = [_items_equal(a, b, symbolic) for a, b in zip(gs.items, ps.items, strict=True)]
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
+
+
+def _unordered(gs: Structure, ps: Structure, symbolic: Symbolic | None) -> bool | None:
+    unmatched = list(ps.items)
+    undecided = False
+    for a in gs.items:
+        for b in unmatched:
+            eq = _items_equal(a, b, symbolic)
+            if eq:
+                unmatched.remove(b)
+                break
+            undecided |= eq is None
+        else:
+            return None if undecided else False
+    return True
+
+
+_UNORDERED = {"set", "list", "union"}
+
+
+def structure(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """Sets and lists in any order; tuples, intervals (with their brackets) and matrices in order."""
+    gs, ps = parse_structure(g), parse_structure(p)
+    if gs is None and ps is None:
+        return None
+    if gs is None or ps is None:
+        one, single = (gs, p) if ps is None else (ps, g)
+        assert one is not None
+        if one.kind == "set" and len(one.items) == 1:
+            return _relabel(compare(one.items[0], single, symbolic), "set")
+        if _number(single) is not None:
+            return _no(one.kind, f"one side is a {one.kind}, the other a single number")
+        return None
+    rule = gs.kind
+    if gs.kind in _UNORDERED and ps.kind in _UNORDERED and (gs.kind == "union") == (ps.kind == "union"):
+        if len(gs.items) != len(ps.items):
+            return _no(rule, f"{len(ps.items)} elements, the gold has {len(gs.items)}")
+        eq = _unordered(gs, ps, symbolic)
+    elif gs.kind == ps.kind and gs.brackets == ps.brackets and gs.shape == ps.shape:
+        if len(gs.items) != len(ps.items):
+            return _no(rule, f"{len(ps.items)} elements, the gold has {len(gs.items)}")
+        eq = _ordered(gs, ps, symbolic)
+    elif (
+        {gs.kind, ps.kind} <= {"tuple", "list"}
+        and len(gs.items) == len(ps.items)
+        and gs.brackets in {"", "()"}
+        and ps.brackets in {"", "()"}
+    ):
+        eq = _ordered(gs, ps, symbolic)  # "(1, 2)" vs "1, 2": an ordered pair written without brackets
+    else:
+        return _no(
+            rule,
+            f"a {ps.kind}{ps.brackets and ' ' + ps.brackets} is not a {gs.kind}{gs.brackets and ' ' + gs.brackets}",
+        )
+    if eq is None:
+        return None
+    return _yes(rule, f"same {rule}, element by element") if eq else _no(rule, f"the {rule}s differ")
+
+
+CHEAP_STAGES: tuple[Stage, ...] = (exact_string, text_answer, exact_number, assignment, plus_minus, structure)
+
+
+def compare(gold: str, pred: str, symbolic: Symbolic | None = None) -> Decision | None:
+    """Run the stages in order on the normalised answers; None means "needs the symbolic stage"."""
     g, p = normalize(gold), normalize(pred)
-    if g == p:
-        return True, "exact-string", f"{p!r} equals the gold answer as text"
-    rg, rp = as_rational(g), as_rational(p)
-    if rg is not None and rp is not None:
-        if rg == rp:
-            return True, "rational", f"{p!r} and {g!r} are the same number"
-        return False, "rational", f"{p!r} != {g!r}"
-    return False, "exact-string", f"{p!r} does not match the gold answer {g!r}"
+    if not p:
+        return Decision(MathStatus.NO_ANSWER, "empty", "the extracted answer is empty")
+    for stage in CHEAP_STAGES:
+        decision = stage(g, p, symbolic)
+        if decision is not None:
+            return decision
+    return symbolic(g, p) if symbolic is not None else None

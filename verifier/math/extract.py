@@ -1,49 +1,129 @@
-"""Find the final answer in a model output. Pure functions, no SymPy."""
+"""Find the final answer(s) in a model output. Pure, linear-time string scanning; no SymPy.
+
+Anchors, strongest first (the first kind present decides, weaker kinds are then ignored):
+
+- ``gsm``: ``#### N``. GSM8K's terminator: only the first one counts and everything after it is
+  ignored (small models often go on to invent the next question).
+- ``boxed``: every outermost ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces balanced).
+- ``final-answer``: "the final answer is X" / "final answer: X".
+- ``answer-is``: "the answer is X", and answer lines ``Answer: X`` / ``A: X`` (the GSM8K example
+  solutions end with ``A: N``; a line that starts with ``A:`` is as explicit as "Answer:").
+- ``last-number``: the last number in the text, only when ``require_anchor=False``.
+
+All answers of the deciding kind are returned (distinct, in order); the checker calls an output with
+several *different* anchored answers not correct.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-_GSM = re.compile(r"####\s*([^\n]*)")
-_ANSWER_IS = re.compile(
-    r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*[:\-]?\s*(.+?)(?:\.\s|\.?\s*$|\n)", re.IGNORECASE
-)
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+# Past this, an output is not a chain of thought but a runaway generation; scan only its tail,
+# which is where a final answer sits.
+MAX_SCAN_CHARS = 200_000
+
+# "#### 42" but not "######" runs or Markdown headings ("#### Step 1: ...").
+_GSM = re.compile(r"(?<!#)####(?!#)[ \t]*(?![A-Za-z]{3})([^\n]*\d[^\n]*)")
+_BOX_CMD = re.compile(r"\\(?:boxed|fbox)\b\s*")
+_FINAL = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?[ \t]*", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"\banswer\s+is\s*:?[ \t]*", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"(?m)^[ \t]*(?:\*\*)?(?:A|Answer)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?=\S)")
+_LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+_MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_EMPTY_BOX = re.compile(r"^(?:\\phantom\{[^{}]*\}|\s)*$")
 
 
 @dataclass(frozen=True)
 class Extraction:
-    answer: str | None
-    anchor: str | None  # "gsm", "boxed", "answer-is", or None
+    answers: tuple[str, ...]  # distinct answers of the deciding anchor kind, in order
+    anchor: str | None  # "gsm", "boxed", "final-answer", "answer-is", "last-number" or None
     reason: str
+
+    @property
+    def answer(self) -> str | None:
+        """The last answer, which is the one a reader takes as final."""
+        return self.answers[-1] if self.answers else None
+
+
+def matching_braces(text: str) -> dict[int, int]:
+    """Index of every ``{`` -> index of its ``}``, in one pass (unbalanced ones are left out)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for i, ch in enumerate(text):
+        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
+            stack.append(i)
+        elif ch == "}" and (i == 0 or text[i - 1] != "\\") and stack:
+            pairs[stack.pop()] = i
+    return pairs
 
 
 def boxed_contents(text: str) -> list[str]:
-    """Contents of every \\boxed{...} / \\fbox{...}, with nested braces balanced."""
-    found = []
-    for m in _BOXED.finditer(text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-            i += 1
-        if depth == 0:
-            found.append(text[m.end() : i - 1])
+    """Contents of every outermost \\boxed{...} / \\fbox{...}, in order. Linear in len(text)."""
+    pairs: dict[int, int] | None = None
+    found: list[str] = []
+    covered_until = -1
+    for m in _BOX_CMD.finditer(text):
+        if m.start() < covered_until:
+            continue  # a box inside a box: the outer one is the answer
+        i = m.end()
+        if i < len(text) and text[i] == "{":
+            if pairs is None:
+                pairs = matching_braces(text)
+            close = pairs.get(i)
+            if close is None:
+                continue
+            found.append(text[i + 1 : close])
+            covered_until = close
+        else:  # "\boxed 5"
+            token = re.match(r"[^\s$.,;]+", text[i:])
+            if token:
+                found.append(token.group(0))
     return found
 
 
-def extract_answer(text: str) -> Extraction:
-    """The anchored final answer: ``#### N``, then ``\\boxed{}``, then "the answer is N"."""
-    gsm = [a.strip() for a in _GSM.findall(text) if a.strip()]
-    if gsm:
-        return Extraction(gsm[-1], "gsm", "found '#### ...'")
-    boxed = [b.strip() for b in boxed_contents(text) if b.strip()]
+def _after_anchor(text: str, start: int) -> str:
+    """The answer that follows an anchor phrase: a math span, else the rest of the sentence."""
+    rest = text[start : start + 2000]
+    for left, right in _MATH_DELIMS:
+        if rest.startswith(left):
+            end = rest.find(right, len(left))
+            if end > 0:
+                return rest[len(left) : end]
+    line = rest.split("\n", 1)[0]
+    sentence = re.split(r"\.(?:\s|$)", line, maxsplit=1)[0]
+    return sentence.strip().rstrip(".").strip()
+
+
+def _distinct(items: list[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for item in items:
+        key = item.strip()
+        if key and not _EMPTY_BOX.match(key):
+            seen.setdefault(key, None)
+    return tuple(seen)
+
+
+def extract_answer(text: str, *, require_anchor: bool = True) -> Extraction:
+    """The anchored final answer(s) of a model output; see the module docstring for the rules."""
+    if len(text) > MAX_SCAN_CHARS:
+        text = text[-MAX_SCAN_CHARS:]
+    gsm = _GSM.search(text)
+    if gsm and gsm.group(1).strip():
+        return Extraction((gsm.group(1).strip(),), "gsm", "found '#### ...' (text after it ignored)")
+    boxed = _distinct(boxed_contents(text))
     if boxed:
-        return Extraction(boxed[-1], "boxed", "found \\boxed{...}")
-    said = [a.strip() for a in _ANSWER_IS.findall(text) if a.strip()]
-    if said:
-        return Extraction(said[-1], "answer-is", "found 'the answer is ...'")
-    return Extraction(None, None, "no '#### N', \\boxed{} or 'the answer is' in the output")
+        return Extraction(boxed, "boxed", "found \\boxed{...}")
+    for anchor, pattern, what in (
+        ("final-answer", _FINAL, "'the final answer is ...'"),
+        ("answer-is", _ANSWER_IS, "'the answer is ...'"),
+        ("answer-is", _ANSWER_LINE, "an 'Answer: ...' / 'A: ...' line"),
+    ):
+        said = _distinct([_after_anchor(text, m.end()) for m in pattern.finditer(text)])
+        if said:
+            return Extraction(said, anchor, f"found {what}")
+    if not require_anchor:
+        numbers = _LAST_NUMBER.findall(text)
+        if numbers:
+            return Extraction((numbers[-1],), "last-number", "no anchor; took the last number in the text")
+    return Extraction((), None, "no '#### N', \\boxed{}, 'the answer is' or 'Answer:' in the output")

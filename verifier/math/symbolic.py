@@ -1,0 +1,174 @@
+"""The symbolic stage: LaTeX -> SymPy with latex2sympy2_extended, then equivalence.
+
+Runs only inside a pool worker (``verifier.math.worker``), under the pool's deadline and memory cap;
+importing this module in the caller's process is harmless, calling it there is not the design.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import sympy
+from latex2sympy2_extended import latex2sympy
+from latex2sympy2_extended.math_normalization import NormalizationConfig
+
+from verifier.math.compare import MIN_SIGNIFICANT_DIGITS, Decision, compare
+from verifier.math.guards import guard
+from verifier.math.numbers import Number, NumberTooLarge, parse_number
+from verifier.math.verdict import MathStatus
+
+_NORMALIZATION = NormalizationConfig(
+    basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False
+)
+_PRECISION = 60  # digits for numeric checks; far above any printed decimal we compare with
+
+
+class ParseFailure(ValueError):
+    """latex2sympy could not read the text."""
+
+
+@lru_cache(maxsize=4096)
+def parse_latex(text: str) -> Any:
+    """SymPy object for ``text``; cached so a gold answer is parsed once per worker."""
+    try:
+        return latex2sympy(text, normalization_config=_NORMALIZATION)
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as e:  # latex2sympy raises bare Exception and ANTLR errors; all mean "cannot read"
+        raise ParseFailure(f"{type(e).__name__}: {str(e)[:200]}") from None
+
+
+def _is_zero(expr: Any) -> bool:
+    if expr == 0:
+        return True
+    simplified = sympy.simplify(expr)
+    if simplified == 0:
+        return True
+    if not simplified.free_symbols and simplified.is_number:
+        value = sympy.N(simplified, _PRECISION)
+        return bool(value == 0 or abs(value) < sympy.Float(10) ** (-_PRECISION + 10))
+    return False
+
+
+def _decimal_vs_exact(decimal: Number, exact: Any) -> bool:
+    """The printed decimal is ``exact`` rounded to its printed digits (with enough of them)."""
+    assert decimal.decimals is not None and decimal.significant is not None
+    if decimal.significant < MIN_SIGNIFICANT_DIGITS:
+        return False
+    diff = abs(
+        sympy.N(sympy.Rational(decimal.value.numerator, decimal.value.denominator) - exact, _PRECISION)
+    )
+    return bool(diff <= sympy.Rational(1, 2 * 10**decimal.decimals))
+
+
+def _exprs_equal(g: Any, p: Any, g_text: str, p_text: str) -> bool:
+    if g == p:
+        return True
+    if isinstance(g, sympy.MatrixBase) or isinstance(p, sympy.MatrixBase):
+        if not (isinstance(g, sympy.MatrixBase) and isinstance(p, sympy.MatrixBase)) or g.shape != p.shape:
+            return False
+        return all(_exprs_equal(a, b, "", "") for a, b in zip(g, p, strict=True))
+    if not (isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr)):
+        return False
+    for dec_text, exact in ((p_text, g), (g_text, p)):
+        dec = _number(dec_text)
+        if dec is not None and dec.decimals is not None and exact.is_number and not exact.is_Rational:
+            return _decimal_vs_exact(dec, exact)
+    if g.has(sympy.Float) or p.has(sympy.Float):
+        g, p = sympy.nsimplify(g, rational=True), sympy.nsimplify(p, rational=True)
+    return _is_zero(g - p)
+
+
+def _number(text: str) -> Number | None:
+    if not text:
+        return None
+    try:
+        return parse_number(text)
+    except NumberTooLarge:
+        return None
+
+
+def _relations_equal(g: Any, p: Any) -> bool:
+    """Equations equal when one is a non-zero constant multiple of the other; inequalities when
+    they say the same thing, possibly written the other way round."""
+    if isinstance(g, sympy.Eq) and isinstance(p, sympy.Eq):
+        dg, dp = g.lhs - g.rhs, p.lhs - p.rhs
+        if _is_zero(dg - dp):
+            return True
+        if dp == 0:
+            return False
+        ratio = sympy.simplify(dg / dp)
+        return bool(ratio.is_number and ratio != 0 and not ratio.free_symbols)
+    if isinstance(g, sympy.core.relational.Relational) and isinstance(p, sympy.core.relational.Relational):
+        p_same = p if p.rel_op == g.rel_op else p.reversed if p.reversed.rel_op == g.rel_op else None
+        if p_same is None:
+            return False
+        return _is_zero((g.lhs - g.rhs) - (p_same.lhs - p_same.rhs))
+    return False
+
+
+def _sets_equal(g: Any, p: Any) -> bool:
+    if isinstance(g, sympy.FiniteSet) and isinstance(p, sympy.FiniteSet):
+        if len(g) != len(p):
+            return False
+        rest = list(p)
+        for a in g:
+            match = next((b for b in rest if _exprs_equal(a, b, "", "")), None)
+            if match is None:
+                return False
+            rest.remove(match)
+        return True
+    if isinstance(g, sympy.Interval) and isinstance(p, sympy.Interval):
+        return (
+            g.left_open == p.left_open
+            and g.right_open == p.right_open
+            and _exprs_equal(g.start, p.start, "", "")
+            and _exprs_equal(g.end, p.end, "", "")
+        )
+    return bool(g == p)
+
+
+def symbolic_equal(g: str, p: str) -> Decision:
+    """The last stage: parse both with latex2sympy2_extended and test equivalence with SymPy."""
+    for side, text in (("gold", g), ("prediction", p)):
+        stop = guard(text)
+        if stop is not None:
+            return Decision(stop[0], "guard", f"{side}: {stop[1]}")
+    try:
+        ge = parse_latex(g)
+    except ParseFailure as e:
+        return Decision(
+            MathStatus.WRONG, "exact-string", f"the gold {g!r} is not math SymPy reads ({e}); texts differ"
+        )
+    try:
+        pe = parse_latex(p)
+    except ParseFailure as e:
+        return Decision(MathStatus.UNPARSEABLE, "symbolic", f"cannot parse {p!r}: {e}")
+    if isinstance(ge, sympy.core.relational.Relational) or isinstance(pe, sympy.core.relational.Relational):
+        rule, equal = "equation", _relations_equal(ge, pe)
+    elif isinstance(ge, sympy.Set) or isinstance(pe, sympy.Set):
+        rule, equal = "set", _sets_equal(ge, pe)
+    elif isinstance(ge, sympy.MatrixBase) or isinstance(pe, sympy.MatrixBase):
+        rule, equal = "matrix", _exprs_equal(ge, pe, g, p)
+    elif isinstance(ge, tuple | sympy.Tuple) or isinstance(pe, tuple | sympy.Tuple):
+        same_len = len(ge) == len(pe) if hasattr(ge, "__len__") and hasattr(pe, "__len__") else False
+        rule, equal = (
+            "tuple",
+            same_len and all(_exprs_equal(a, b, "", "") for a, b in zip(ge, pe, strict=False)),
+        )
+    else:
+        rule, equal = "symbolic", _exprs_equal(ge, pe, g, p)
+    if equal:
+        return Decision(MathStatus.CORRECT, rule, f"{p!r} is equivalent to {g!r} (SymPy)")
+    return Decision(MathStatus.WRONG, rule, f"{p!r} is not equivalent to {g!r} (SymPy)")
+
+
+def compare_full(gold: str, pred: str) -> Decision:
+    """All stages, the symbolic one included: what a pool worker runs for one pair."""
+    decision = compare(gold, pred, symbolic_equal)
+    assert decision is not None  # with a symbolic stage, compare always decides
+    return decision
+
+
+__all__ = ["compare_full", "parse_latex", "symbolic_equal"]
