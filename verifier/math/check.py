@@ -50,6 +50,16 @@ def _verdict(ext: Extraction, decisions: list[Decision]) -> MathVerdict:
     return MathVerdict(other.status, ext.answer, other.rule, other.reason)
 
 
+def check_answer(
+    *, gold: str, answer: str, timeout_s: float = DEFAULT_TIMEOUT_S, pool: MathPool | None = None
+) -> MathVerdict:
+    """Compare an already extracted ``answer`` (no anchor needed) with ``gold``."""
+    if not normalize(gold):
+        return MathVerdict(MathStatus.ERROR, None, None, "the gold answer is empty")
+    d = _decide(gold, answer, timeout_s, pool)
+    return MathVerdict(d.status, answer, d.rule, d.reason)
+
+
 def check_math(
     *,
     gold: str,
