@@ -205,7 +205,14 @@ def structure(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
         )
     if eq is None:
         return None
-    return _yes(rule, f"same {rule}, element by element") if eq else _no(rule, f"the {rule}s differ")
+    if eq:
+        return _yes(rule, f"same {rule}, element by element")
+    return _no(rule, f"the {rule} differs from the gold {rule}")
+
+
+def _describe(s: Structure) -> str:
+    article = "an" if s.kind[0] in "aeiou" else "a"
+    return f"{article} {s.kind} {s.brackets}".rstrip()
 
 
 CHEAP_STAGES: tuple[Stage, ...] = (exact_string, text_answer, exact_number, assignment, plus_minus, structure)

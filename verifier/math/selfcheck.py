@@ -13,7 +13,9 @@ from verifier.schema import MathProblem
 def _failure(what: str, verdict: MathVerdict) -> list[str]:
     if verdict.correct:
         return []
-    return [f"{what}: {verdict.status.value} (extracted {verdict.extracted!r}; {verdict.rule}: {verdict.reason})"]
+    return [
+        f"{what}: {verdict.status.value} (extracted {verdict.extracted!r}; {verdict.rule}: {verdict.reason})"
+    ]
 
 
 def selfcheck_math_problem(problem: MathProblem, *, pool: MathPool | None = None) -> list[str]:
@@ -22,5 +24,7 @@ def selfcheck_math_problem(problem: MathProblem, *, pool: MathPool | None = None
     failures = _failure("gold vs itself", check_answer(gold=gold, answer=gold, pool=pool))
     failures += _failure("gold vs \\boxed{gold}", check_math(gold=gold, pred=f"\\boxed{{{gold}}}", pool=pool))
     if problem.solution:
-        failures += _failure("gold vs reference solution", check_math(gold=gold, pred=problem.solution, pool=pool))
+        failures += _failure(
+            "gold vs reference solution", check_math(gold=gold, pred=problem.solution, pool=pool)
+        )
     return failures

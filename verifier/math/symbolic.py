@@ -62,6 +62,16 @@ def _decimal_vs_exact(decimal: Number, exact: Any) -> bool:
     return bool(diff <= sympy.Rational(1, 2 * 10**decimal.decimals))
 
 
+def _decimal_side(ge: Any, pe: Any, g_text: str, p_text: str) -> tuple[Number, Any] | None:
+    """(printed decimal, exact irrational value) when one side is each; else None."""
+    for dec_text, exact in ((p_text, ge), (g_text, pe)):
+        dec = _number(dec_text)
+        exact_irrational = isinstance(exact, sympy.Expr) and exact.is_number and not exact.is_Rational
+        if dec is not None and dec.decimals is not None and exact_irrational and not exact.has(sympy.Float):
+            return dec, exact
+    return None
+
+
 def _exprs_equal(g: Any, p: Any, g_text: str, p_text: str) -> bool:
     if g == p:
         return True
@@ -145,7 +155,10 @@ def symbolic_equal(g: str, p: str) -> Decision:
         pe = parse_latex(p)
     except ParseFailure as e:
         return Decision(MathStatus.UNPARSEABLE, "symbolic", f"cannot parse {p!r}: {e}")
-    if isinstance(ge, sympy.core.relational.Relational) or isinstance(pe, sympy.core.relational.Relational):
+    decimal = _decimal_side(ge, pe, g, p)
+    if decimal is not None:
+        rule, equal = "decimal-tolerance", _decimal_vs_exact(*decimal)
+    elif isinstance(ge, sympy.core.relational.Relational) or isinstance(pe, sympy.core.relational.Relational):
         rule, equal = "equation", _relations_equal(ge, pe)
     elif isinstance(ge, sympy.Set) or isinstance(pe, sympy.Set):
         rule, equal = "set", _sets_equal(ge, pe)
