@@ -24,7 +24,7 @@ from dataclasses import dataclass
 MAX_SCAN_CHARS = 200_000
 
 # "#### 42" but not "######" runs or Markdown headings ("#### Step 1: ...").
-_GSM = re.compile(r"(?<!#)####(?!#)[ \t]*(?![A-Za-z]{3})([^\n]*\d[^\n]*)")
+_GSM = re.compile(r"(?<!#)####(?!#)(?![ \t]*[A-Za-z]{3})[ \t]*([^\n]*\d[^\n]*)")
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)\b\s*")
 _FINAL = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?[ \t]*", re.IGNORECASE)
 _ANSWER_IS = re.compile(r"\banswer\s+is\s*:?[ \t]*", re.IGNORECASE)

@@ -1,0 +1,126 @@
+"""The worker pool: concurrency gives the sequential verdicts, pathological inputs come back as
+TIMEOUT/UNPARSEABLE (never a hang, never "correct"), workers are replaced and cleaned up."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from verifier.math import MathPool, MathStatus, check_math, check_math_many
+
+MIXED = [
+    ("18", "so 18.\n#### 18"),
+    ("18", "#### 17"),
+    (r"2\sqrt{2}", r"\boxed{\sqrt{8}}"),
+    (r"2\sqrt{2}", r"\boxed{\sqrt{6}}"),
+    (r"\frac{1}{3}", r"\boxed{0.333333}"),
+    ("4a-2", r"\boxed{2(2a-1)}"),
+    (r"(-\infty, 1) \cup (2, \infty)", r"\boxed{(2, \infty) \cup (-\infty, 1)}"),
+    (r"\{1, 2\}", r"\boxed{\{2, 1\}}"),
+    ("5", "no answer in sight"),
+    (
+        r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}",
+        r"\boxed{\begin{pmatrix} \frac{2}{2} \\ \sqrt{4} \end{pmatrix}}",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with MathPool(workers=2) as p:
+        yield p
+
+
+@pytest.mark.timeout(300)
+def test_200_calls_from_16_threads_match_sequential(pool: MathPool) -> None:
+    pairs = [MIXED[i % len(MIXED)] for i in range(200)]
+    sequential = [check_math(gold=g, pred=p, pool=pool) for g, p in pairs]
+    with ThreadPoolExecutor(max_workers=16) as ex:
+        concurrent = list(ex.map(lambda gp: check_math(gold=gp[0], pred=gp[1], pool=pool), pairs))
+    assert concurrent == sequential
+    assert {v.status for v in sequential} == {MathStatus.CORRECT, MathStatus.WRONG, MathStatus.NO_ANSWER}
+
+
+@pytest.mark.timeout(120)
+def test_asyncio_tasks_match_sequential(pool: MathPool) -> None:
+    async def run() -> list:
+        return await asyncio.gather(
+            *(asyncio.to_thread(check_math, gold=g, pred=p, pool=pool) for g, p in MIXED)
+        )
+
+    assert asyncio.run(run()) == [check_math(gold=g, pred=p, pool=pool) for g, p in MIXED]
+
+
+PATHOLOGICAL = [
+    r"\boxed{9^{9^9}}",
+    r"\boxed{2^{2^{2^{2^{2^{2}}}}}}",
+    r"\boxed{10^{10^{10}}}",
+    r"\boxed{1000000!}",
+    r"\boxed{(10^{100})!}",
+    "\\boxed{" + "{" * 25_000 + "1" + "}" * 25_000 + "}",
+    "\\boxed{" * 8_000 + "1" + "}" * 8_000,
+    "\\boxed{" + "1+" * 20_000 + "1}",
+    r"\boxed{\prod_{k=1}^{100000} (1+x^k)}",
+    r"\boxed{(x+1)^{100000}}",
+    "#### " + "9" * 5_000,
+]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("pred", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_pathological_inputs_are_refused_or_timed_out(pred: str, pool: MathPool) -> None:
+    verdict = check_math(gold="5", pred=pred, pool=pool, timeout_s=1.0)
+    assert verdict.status in {MathStatus.TIMEOUT, MathStatus.UNPARSEABLE, MathStatus.WRONG}, verdict
+    assert verdict.reason
+
+
+@pytest.mark.timeout(120)
+def test_worker_killed_at_deadline_is_replaced() -> None:
+    with MathPool(workers=1) as pool:
+        slow = check_math(gold="0", pred=r"\boxed{(x+1)^{100000}}", pool=pool, timeout_s=0.5)
+        assert slow.status is MathStatus.TIMEOUT and pool.timeouts == 1
+        after = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
+        assert after.status is MathStatus.CORRECT
+
+
+@pytest.mark.timeout(120)
+def test_memory_cap_failure_is_an_error_not_a_wrong_answer() -> None:
+    with MathPool(workers=1, memory_mb=30) as pool:  # too small even to import SymPy
+        verdict = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
+        assert verdict.status is MathStatus.ERROR and "worker" in verdict.reason
+
+
+def test_cheap_stages_never_start_the_pool() -> None:
+    pool = MathPool(workers=1)
+    assert check_math(gold="18", pred="#### 18.00", pool=pool).correct
+    assert check_math(gold="1/3", pred=r"\boxed{0.33}", pool=pool).status is MathStatus.WRONG
+    assert not pool._all  # no worker process was ever started
+    pool.close()
+
+
+@pytest.mark.timeout(120)
+def test_close_kills_workers() -> None:
+    with MathPool(workers=2) as pool:
+        check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
+        procs = [w.proc for w in pool._all]
+    assert procs and all(p.poll() is not None for p in procs)
+    with pytest.raises(RuntimeError):
+        pool.compare("1", "1", timeout_s=1)
+
+
+@pytest.mark.timeout(120)
+def test_many_equals_one_by_one(pool: MathPool) -> None:
+    preds = [r"\boxed{\sqrt{8}}", r"\boxed{2\sqrt{2}}", r"\boxed{\sqrt{8}}", "nothing", r"\boxed{3}"]
+    many = check_math_many(gold=r"2\sqrt{2}", preds=preds, pool=pool)
+    assert many == [check_math(gold=r"2\sqrt{2}", pred=p, pool=pool) for p in preds]
+    assert [v.correct for v in many] == [True, True, True, False, False]
+
+
+def test_verdict_is_picklable_and_empty_gold_is_an_error() -> None:
+    import pickle
+
+    verdict = check_math(gold="", pred="#### 5")
+    assert verdict.status is MathStatus.ERROR
+    assert pickle.loads(pickle.dumps(verdict)) == verdict
