@@ -1,0 +1,258 @@
+"""The warm pool: about one hardened runner container per core, each with a fork server as PID 1.
+
+``run(job)`` takes a free container, sends the job, reads the answer, and puts the container back;
+after a timeout, out-of-memory, crash, signal, leftover process or file, and after every
+``recycle_after`` jobs, the container is replaced by a fresh one in the background instead. Only
+infrastructure failures (engine unreachable, container gone) are retried, with tenacity, each time
+on a fresh container; what the candidate did is never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import docker
+from docker.errors import DockerException, ImageNotFound
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from sandboxes.image import RUNNER_IMAGE
+from sandboxes.profile import ContainerLimits
+from sandboxes.protocol import Job, JobResult, parse_result_channel
+from sandboxes.reaper import SESSION, owner_labels, reap_orphans, remove_session
+from sandboxes.worker import AnswerTimeout, ContainerDied, InfraError, Worker
+
+log = logging.getLogger(__name__)
+
+HOST_SLACK_S = 10.0  # the fork server enforces the deadline; the host waits this much longer
+
+
+class Sandbox(Protocol):
+    """What the code checker needs from a sandbox."""
+
+    def run(self, job: Job) -> JobResult: ...
+
+    def run_many(self, jobs: Iterable[Job]) -> list[JobResult]: ...
+
+
+class SandboxPool:
+    """A context manager: ``with SandboxPool() as pool: pool.run(job)``. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        size: int | None = None,
+        image: str = RUNNER_IMAGE,
+        limits: ContainerLimits | None = None,
+        recycle_after: int = 200,
+        runtime: str | None = None,
+        client: docker.DockerClient | None = None,
+        attempts: int = 3,
+    ):
+        self.size = size or os.cpu_count() or 1
+        self.image = image
+        self.limits = limits or ContainerLimits()
+        self.recycle_after = recycle_after
+        self.runtime = runtime
+        self.attempts = attempts
+        self.labels = owner_labels()
+        self.session = self.labels[SESSION]
+        self.stats: Counter[str] = Counter()
+        self._client = client
+        self._own_client = client is None
+        self._idle: queue.Queue[Worker | None] = queue.Queue()
+        self._live: set[Worker] = set()
+        self._lock = threading.Lock()
+        self._background: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------ life cycle
+
+    def __enter__(self) -> SandboxPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            raise InfraError("the pool is not started")
+        return self._client
+
+    def start(self) -> SandboxPool:
+        try:
+            if self._client is None:
+                self._client = docker.from_env(timeout=60)
+            self._client.ping()
+            reaped = reap_orphans(self._client)
+            self.stats["reaped"] += reaped
+            self._client.images.get(self.image)
+        except ImageNotFound as e:
+            raise InfraError(f"runner image {self.image} not found: run `verify sandbox build`") from e
+        except DockerException as e:
+            raise InfraError(f"Docker engine unreachable: {e}") from e
+        self._background = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sandbox-recycle")
+        futures = [self._background.submit(self._new_worker) for _ in range(self.size)]
+        errors = []
+        for f in futures:
+            try:
+                self._idle.put(f.result())
+            except InfraError as e:
+                errors.append(str(e))
+        if errors:
+            self.close()
+            raise InfraError(f"could not start the pool: {errors[0]}")
+        return self
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._background is not None:
+            self._background.shutdown(wait=True)
+        with self._lock:
+            workers = list(self._live)
+            self._live.clear()
+        for w in workers:
+            self._close_worker(w)
+        if self._client is not None:
+            try:
+                remove_session(self._client, self.session)  # anything a failed start left behind
+            except DockerException as e:
+                log.warning("final sweep of session %s failed: %s", self.session, e)
+            if self._own_client:
+                self._client.close()
+
+    # ------------------------------------------------------------ jobs
+
+    def run(self, job: Job) -> JobResult:
+        token = secrets.token_hex(16)
+        payload: dict[str, Any] = {**job.model_dump(), "op": "run", "id": token[:8], "token": token}
+        started = time.perf_counter()
+        attempt_no = 0
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(InfraError),
+                stop=stop_after_attempt(self.attempts),
+                wait=wait_fixed(0.2),
+                reraise=True,
+            ):
+                with attempt:
+                    attempt_no = attempt.retry_state.attempt_number
+                    result = self._run_once(payload, token, job.timeout_s)
+        except InfraError as e:
+            self.stats["sandbox_error"] += 1
+            return JobResult(outcome="sandbox_error", error=str(e), attempts=attempt_no)
+        result.host_s = time.perf_counter() - started
+        result.attempts = attempt_no
+        return result
+
+    def run_many(self, jobs: Iterable[Job]) -> list[JobResult]:
+        with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sandbox-job") as ex:
+            return list(ex.map(self.run, jobs))
+
+    def _run_once(self, payload: dict[str, Any], token: str, timeout_s: float) -> JobResult:
+        worker = self._acquire()
+        recycle = True
+        try:
+            try:
+                answer = worker.request(payload, timeout=timeout_s + HOST_SLACK_S)
+            except AnswerTimeout:
+                self.stats["no_answer"] += 1
+                return JobResult(outcome="timeout", error="the fork server did not answer; container killed")
+            except ContainerDied as e:
+                if e.oom_killed:  # the candidate took the whole container down: a verdict, not retried
+                    return JobResult(outcome="oom_killed", error=str(e))
+                self.stats["infra_retry"] += 1
+                raise
+            if "error" in answer:
+                raise InfraError(f"fork server error: {answer['error']}")
+            worker.jobs += 1
+            recycle = bool(answer.get("recycle")) or worker.jobs >= self.recycle_after
+            return self._result(answer, token, recycle)
+        finally:
+            self._release(worker, recycle)
+
+    @staticmethod
+    def _result(answer: dict[str, Any], token: str, recycled: bool) -> JobResult:
+        records, finished, forged = parse_result_channel(answer.get("result", ""), token)
+        return JobResult(
+            outcome=answer["outcome"],
+            exit_code=answer.get("exit_code"),
+            signal=answer.get("signal"),
+            stdout=answer.get("stdout", ""),
+            stderr=answer.get("stderr", ""),
+            stdout_bytes=answer.get("stdout_bytes", 0),
+            stderr_bytes=answer.get("stderr_bytes", 0),
+            records=records,
+            finished=finished,
+            forged=forged,
+            wall_s=answer.get("wall_s", 0.0),
+            cpu_s=answer.get("cpu_s", 0.0),
+            recycled=recycled,
+        )
+
+    # ------------------------------------------------------------ workers
+
+    def _new_worker(self) -> Worker:
+        worker = Worker(self.client, self.image, self.labels, self.limits, self.runtime)
+        with self._lock:
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._live.add(worker)
+        if closed:
+            worker.close()
+            raise InfraError("the pool is closed")
+        self.stats["containers"] += 1
+        return worker
+
+    def _acquire(self) -> Worker:
+        if self._closed:
+            raise InfraError("the pool is closed")
+        worker = self._idle.get()
+        if worker is None:  # a slot whose background replacement failed: try again here
+            try:
+                return self._new_worker()
+            except InfraError:
+                self._idle.put(None)
+                raise
+        return worker
+
+    def _release(self, worker: Worker, recycle: bool) -> None:
+        if not recycle:
+            self._idle.put(worker)
+            return
+        self.stats["recycled"] += 1
+        with self._lock:
+            self._live.discard(worker)
+        if self._background is None or self._closed:
+            self._close_worker(worker)
+            return
+        self._background.submit(self._replace, worker)
+
+    def _replace(self, old: Worker) -> None:
+        self._close_worker(old)
+        try:
+            self._idle.put(self._new_worker())
+        except InfraError as e:
+            log.warning("could not replace a runner container: %s", e)
+            self._idle.put(None)
+
+    def _close_worker(self, worker: Worker) -> None:
+        try:
+            worker.close()
+        except DockerException as e:
+            self.stats["close_errors"] += 1
+            log.warning("could not remove container %s: %s", worker.id[:12], e)

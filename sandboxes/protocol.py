@@ -1,0 +1,77 @@
+"""What crosses the host/container boundary: a job for the fork server and what came back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+Outcome = Literal["exited", "timeout", "output_limit", "signaled", "oom_killed", "sandbox_error"]
+
+
+class Job(BaseModel):
+    """One candidate program and all its tests: the fork server runs it in one forked process."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["assert", "call", "stdio"]
+    program: str
+    test_code: str = ""
+    entry_point: str = ""
+    cases: list[dict[str, JsonValue]] = Field(default_factory=list)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    memory_mb: int = Field(default=512, ge=32, le=8192)
+    output_limit: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+
+
+class JobResult(BaseModel):
+    """The fork server's answer, with the result channel already checked against the job's token.
+
+    ``records`` holds only lines that carried the token; ``finished`` is True only when the last of
+    them is the harness's "done" marker. ``forged`` counts result lines without the token.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    records: list[dict[str, Any]] = Field(default_factory=list)
+    finished: bool = False
+    forged: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    host_s: float = 0.0
+    recycled: bool = False
+    attempts: int = 1
+    error: str = ""
+
+
+def parse_result_channel(text: str, token: str) -> tuple[list[dict[str, Any]], bool, int]:
+    """Token-carrying records, whether the "done" marker ended them, and the count of other lines."""
+    import json
+
+    records: list[dict[str, Any]] = []
+    forged = 0
+    prefix = token + " "
+    for line in text.splitlines():
+        if not line.startswith(prefix):
+            forged += 1
+            continue
+        try:
+            record = json.loads(line[len(prefix) :])
+        except ValueError:
+            forged += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            forged += 1
+    finished = bool(records) and records[-1] == {"done": True}
+    if finished:
+        records.pop()
+    return records, finished, forged

@@ -1,0 +1,321 @@
+"""The fork server: PID 1 of a runner container. Reads one JSON job per line on stdin, runs it in a
+forked process, answers one JSON line on stdout.
+
+Standard library only (it runs in the runner image). Why PID 1: the kernel never delivers a signal
+from inside a PID namespace to its init unless init installed a handler, so a candidate cannot kill
+or stop the server; and as init it reaps every orphan. Why fork: modules are imported once, so a job
+starts in about a millisecond instead of a fresh interpreter's tens of milliseconds.
+
+Per job: a fresh work directory, a new session (own process group), rlimits (CPU time, address
+space, file size, open files), a wall-clock deadline enforced here, an output byte budget enforced
+while reading. After the job every other process in the container is killed (``kill(-1)``), the
+writable places are wiped, and the answer says whether the container should be recycled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+try:  # imported as a package on the host (tests), as a sibling module inside the image
+    from . import harness
+except ImportError:
+    import harness  # type: ignore[no-redef]
+
+RESULT_FD = 3
+EXCERPT = 8192
+WRITABLE = ("/tmp", "/dev/shm")
+JOB_ROOT = "/tmp"
+PR_SET_DUMPABLE = 4
+
+# Pre-imported so a forked job does not pay for them (what HumanEval-style tests use).
+PRELOAD = [
+    "abc",
+    "argparse",
+    "array",
+    "bisect",
+    "collections",
+    "collections.abc",
+    "copy",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "enum",
+    "fractions",
+    "functools",
+    "hashlib",
+    "heapq",
+    "io",
+    "itertools",
+    "json",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "statistics",
+    "string",
+    "sys",
+    "textwrap",
+    "typing",
+    "unicodedata",
+]
+
+
+def preload() -> None:
+    for name in PRELOAD:
+        __import__(name)
+
+
+def set_dumpable(flag: int) -> None:
+    """Off for the server: same uid as the jobs, so a job could otherwise read our fds and memory via
+    /proc. Back on in a job process, so it can raise its own oom_score_adj."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl(PR_SET_DUMPABLE, {flag}) failed")
+
+
+# ---------------------------------------------------------------- protocol
+
+
+class LineReader:
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._buf = b""
+
+    def readline(self) -> bytes | None:
+        while b"\n" not in self._buf:
+            chunk = os.read(self._fd, 1 << 20)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+
+def answer(record: dict[str, Any]) -> None:
+    data = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+    while data:
+        data = data[os.write(1, data) :]
+
+
+# ---------------------------------------------------------------- one job
+
+
+def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
+    timeout_s = float(job["timeout_s"])
+    budget = int(job["output_limit"])
+    workdir = os.path.join(JOB_ROOT, f"job-{seq}")
+    os.mkdir(workdir, 0o700)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    res_r, res_w = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(job, workdir, out_w, err_w, res_w, timeout_s)  # never returns
+    for fd in (out_w, err_w, res_w):
+        os.close(fd)
+    status: dict[str, Any] = {}
+
+    def exited() -> bool:
+        return _reap(pid, status)
+
+    # The result channel carries stdio outputs and call return values: allow it twice the budget.
+    pumped = harness.pump(
+        {"stdout": out_r, "stderr": err_r, "result": res_r},
+        budget=2 * budget + 65536,
+        deadline=started + timeout_s,
+        exited=exited,
+    )
+    over = pumped.over_budget or len(pumped.data["stdout"]) + len(pumped.data["stderr"]) > budget
+    if "code" not in status:
+        _kill_group(pid)
+        while not _reap(pid, status):
+            time.sleep(0.001)
+    wall = time.monotonic() - started
+    strays = sweep()
+    dirty = wipe()
+    outcome = "exited"
+    if pumped.timed_out:
+        outcome = "timeout"
+    elif over:
+        outcome = "output_limit"
+    elif status.get("signal") is not None:
+        outcome = "signaled"
+    return {
+        "id": job.get("id"),
+        "outcome": outcome,
+        "exit_code": status.get("code"),
+        "signal": status.get("signal"),
+        "stdout": pumped.data["stdout"][:EXCERPT].decode("utf-8", "replace"),
+        "stderr": pumped.data["stderr"][-EXCERPT:].decode("utf-8", "replace"),
+        "stdout_bytes": len(pumped.data["stdout"]),
+        "stderr_bytes": len(pumped.data["stderr"]),
+        "result": pumped.data["result"].decode("utf-8", "replace"),
+        "wall_s": wall,
+        "cpu_s": status.get("cpu_s", 0.0),
+        "strays": strays,
+        "dirty": dirty,
+        "recycle": outcome != "exited" or dirty or strays > 0,
+    }
+
+
+def _child(job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int, timeout_s: float) -> None:
+    code = 71
+    try:
+        os.setsid()
+        os.chdir(workdir)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(res_w, RESULT_FD)
+        os.closerange(RESULT_FD + 1, 65536)
+        _limits(job, timeout_s)
+        set_dumpable(1)
+        with open("/proc/self/oom_score_adj", "w") as fh:  # the OOM killer takes the job, not the server
+            fh.write("1000")
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.environ["HOME"] = workdir
+        sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        harness.run_job(job, RESULT_FD)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        code = 0
+    except BaseException:  # noqa: BLE001 - the set-up failed: say why on the job's stderr
+        os.write(2, f"forkserver: job set-up failed: {traceback.format_exc()}".encode())
+    finally:
+        os._exit(code)
+
+
+def _limits(job: dict[str, Any], timeout_s: float) -> None:
+    cpu = math.ceil(timeout_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    mem = int(job["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    fsize = int(job.get("file_limit", 16 * 1024 * 1024))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _reap(pid: int, status: dict[str, Any]) -> bool:
+    """Reap every dead child (we are init); True once ``pid`` itself has been reaped."""
+    while True:
+        try:
+            done, st, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return "code" in status
+        if done == 0:
+            return "code" in status
+        if done == pid:
+            status["code"] = os.WEXITSTATUS(st) if os.WIFEXITED(st) else None
+            status["signal"] = os.WTERMSIG(st) if os.WIFSIGNALED(st) else None
+            status["cpu_s"] = usage.ru_utime + usage.ru_stime
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def sweep() -> int:
+    """Kill every process but us (PID 1); return how many there were (background leftovers)."""
+    others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+    if others:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)  # atomic against forks: a fork bomb cannot outrun it
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    return len(others)
+
+
+def wipe() -> bool:
+    """Empty the writable places; True when something could not be removed (recycle then)."""
+    dirty = False
+    for root in WRITABLE:
+        if not os.path.isdir(root):
+            continue
+        for name in os.listdir(root):
+            path = os.path.join(root, name)
+            _remove(path)
+            dirty = dirty or os.path.lexists(path)
+    for ipc in ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg"):
+        try:
+            with open(ipc) as fh:
+                dirty = dirty or len(fh.read().splitlines()) > 1
+        except OSError:
+            pass
+    if os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"):
+        dirty = True
+    return dirty
+
+
+def _remove(path: str) -> None:
+    def fix(func: Any, p: str, _exc: Any) -> None:
+        os.chmod(os.path.dirname(p), 0o700)
+        os.chmod(p, 0o700) if os.path.isdir(p) else None
+        func(p)
+
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            shutil.rmtree(path, onerror=fix)
+        else:
+            os.unlink(path)
+    except OSError as e:
+        print(f"forkserver: cannot remove {path}: {e}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- main loop
+
+
+def main() -> None:
+    preload()
+    set_dumpable(0)
+    reader = LineReader(0)
+    seq = 0
+    while True:
+        line = reader.readline()
+        if line is None:
+            return  # the host went away (even by kill -9): exit, and the container goes with us
+        try:
+            job = json.loads(line)
+        except ValueError as e:
+            answer({"error": f"bad job line: {e}"})
+            continue
+        if job.get("op") == "ping":
+            answer(
+                {
+                    "op": "pong",
+                    "id": job.get("id"),
+                    "uid": os.getuid(),
+                    "pid": os.getpid(),
+                    "python": sys.version,
+                }
+            )
+            continue
+        seq += 1
+        try:
+            answer(run(job, seq))
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            answer({"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""One warm runner container and the JSON-lines channel to its fork server (the attach socket)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import struct
+import time
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+
+from sandboxes.profile import ContainerLimits, hardened_config
+
+
+class InfraError(Exception):
+    """The sandbox itself failed (engine unreachable, container gone): retried, never a verdict."""
+
+
+class ContainerDied(InfraError):
+    def __init__(self, message: str, oom_killed: bool):
+        super().__init__(message)
+        self.oom_killed = oom_killed
+
+
+class AnswerTimeout(Exception):
+    """The fork server did not answer in time (it enforces the deadline itself, so this is rare)."""
+
+
+class Worker:
+    """A started container whose PID 1 is the fork server; ``request`` sends a line, reads a line."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        image: str,
+        labels: dict[str, str],
+        limits: ContainerLimits,
+        runtime: str | None = None,
+    ):
+        self.jobs = 0
+        self._client = client
+        self._container: Any = None
+        self._response_sock: Any = None
+        self._sock: socket.socket | None = None
+        self._buf = b""
+        self._line = b""
+        self.stderr = b""
+        try:
+            self._container = client.containers.create(**hardened_config(image, labels, limits, runtime))
+            # Attach before start so nothing the server writes is missed.
+            self._response_sock = self._container.attach_socket(
+                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            self._sock = getattr(self._response_sock, "_sock", self._response_sock)
+            self._container.start()
+            pong = self.request({"op": "ping"}, timeout=30.0)
+        except (DockerException, OSError, AnswerTimeout) as e:
+            self.close()
+            raise InfraError(f"cannot start a runner container: {e}") from e
+        if pong.get("op") != "pong":
+            self.close()
+            raise InfraError(f"runner container answered {pong!r} to ping")
+        self.info = pong
+
+    @property
+    def id(self) -> str:
+        return str(self._container.id) if self._container is not None else ""
+
+    def request(self, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self._sock is None:
+            raise InfraError("worker is closed")
+        try:
+            self._sock.sendall(json.dumps(payload, separators=(",", ":")).encode() + b"\n")
+        except OSError as e:
+            raise self._died(f"cannot send to the fork server: {e}") from e
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._line:
+            self._read_frame(deadline)
+        line, _, self._line = self._line.partition(b"\n")
+        try:
+            answer = json.loads(line)
+        except ValueError as e:
+            raise InfraError(f"fork server sent a malformed line: {line[:200]!r}") from e
+        if not isinstance(answer, dict):
+            raise InfraError(f"fork server sent {answer!r}")
+        return answer
+
+    def _read_frame(self, deadline: float) -> None:
+        header = self._read_exact(8, deadline)
+        stream, size = header[0], struct.unpack(">I", header[4:])[0]
+        data = self._read_exact(size, deadline)
+        if stream == 1:
+            self._line += data
+        else:
+            self.stderr = (self.stderr + data)[-65536:]
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        assert self._sock is not None
+        while len(self._buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AnswerTimeout("the fork server did not answer in time")
+            ready, _, _ = select.select([self._sock], [], [], remaining)
+            if not ready:
+                continue
+            try:
+                chunk = self._sock.recv(1 << 20)
+            except OSError as e:
+                raise self._died(f"attach socket failed: {e}") from e
+            if not chunk:
+                raise self._died("the runner container closed its output")
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def _died(self, message: str) -> ContainerDied:
+        oom = False
+        try:
+            self._container.reload()
+            oom = bool(self._container.attrs.get("State", {}).get("OOMKilled"))
+        except (DockerException, OSError):
+            pass  # auto_remove may already have taken it; treat as a plain death
+        tail = self.stderr[-500:].decode("utf-8", "replace")
+        return ContainerDied(f"{message}{'; fork server said: ' + tail if tail else ''}", oom_killed=oom)
+
+    def close(self) -> None:
+        """Kill and remove the container; safe to call twice and on a half-made worker."""
+        if self._response_sock is not None:
+            with contextlib.suppress(OSError):
+                self._response_sock.close()
+            self._response_sock = self._sock = None
+        if self._container is not None:
+            try:
+                self._container.remove(force=True)
+            except NotFound:
+                pass
+            except APIError as e:
+                if e.status_code != 409:  # 409: auto_remove is already removing it
+                    raise
+            self._container = None

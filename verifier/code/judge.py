@@ -1,0 +1,200 @@
+"""Decide a verdict from what the sandbox reported. Pure: no Docker here.
+
+Expected outputs never left the host: stdio outputs are compared here after normalising
+whitespace, call-style return values (plain JSON made inside the sandbox) with type-strict equality.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from typing import Any
+
+from sandboxes.protocol import JobResult
+from verifier.code.verdict import CodeStatus, CodeVerdict, TestResult
+from verifier.schema import AssertTests, CallTests, CodeTests
+
+EXCERPT = 2000
+
+
+def json_equal(expected: Any, actual: Any) -> bool:
+    """Type-strict equality of plain JSON values: 1 != 1.0 != True; floats within 1e-9 relative."""
+    if type(expected) is not type(actual):
+        return False
+    if isinstance(expected, float):
+        return (
+            expected == actual
+            or math.isclose(expected, actual, rel_tol=1e-9)
+            or (math.isnan(expected) and math.isnan(actual))
+        )
+    if isinstance(expected, list):
+        return len(expected) == len(actual) and all(
+            json_equal(e, a) for e, a in zip(expected, actual, strict=True)
+        )
+    if isinstance(expected, dict):
+        return expected.keys() == actual.keys() and all(json_equal(v, actual[k]) for k, v in expected.items())
+    return bool(expected == actual)
+
+
+def normalise_output(text: str) -> list[str]:
+    """Lines without trailing whitespace, without leading/trailing blank lines, CRLF as LF."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return lines
+
+
+def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
+    def verdict(
+        status: CodeStatus, reason: str, rule: str, cases: tuple[TestResult, ...] = ()
+    ) -> CodeVerdict:
+        return CodeVerdict(
+            status=status,
+            reason=reason,
+            code=code,
+            tests=cases,
+            stdout=result.stdout[:EXCERPT],
+            stderr=result.stderr[-EXCERPT:],
+            timings={"sandbox_s": result.wall_s, "cpu_s": result.cpu_s, "host_s": result.host_s},
+            rule=rule,
+        )
+
+    early = _infrastructure_and_limits(result)
+    if early is not None:
+        return verdict(*early)
+    errors = [r for r in result.records if r.get("phase") in ("compile", "program", "harness")]
+    if errors:
+        e = errors[0]
+        if e.get("error") == "MemoryError":
+            return verdict(CodeStatus.OOM, "MemoryError while defining the program", "memory_error")
+        if e["phase"] == "harness":
+            return verdict(
+                CodeStatus.SANDBOX_ERROR, f"the problem's tests are broken: {_err(e)}", "harness_error"
+            )
+        return verdict(CodeStatus.RUNTIME_ERROR, f"{e['phase']} failed: {_err(e)}", f"{e['phase']}_error")
+    if not result.finished:
+        forged = f"; {result.forged} result line(s) without the job token ignored" if result.forged else ""
+        return verdict(
+            CodeStatus.RUNTIME_ERROR,
+            f"the test harness did not finish (exit code {result.exit_code}): the program exited or broke the "
+            f"harness before the tests completed{forged}",
+            "harness_unfinished",
+        )
+    if isinstance(tests, AssertTests):
+        return verdict(*_assert(result.records))
+    if isinstance(tests, CallTests):
+        cases = tuple(_call_case(i, c.expected, _case_record(result, i)) for i, c in enumerate(tests.cases))
+    else:
+        cases = tuple(_stdio_case(i, c.stdout, _case_record(result, i)) for i, c in enumerate(tests.cases))
+    return verdict(*_cases_status(cases, result), cases)
+
+
+def _infrastructure_and_limits(result: JobResult) -> tuple[CodeStatus, str, str] | None:
+    if result.outcome == "sandbox_error":
+        return (
+            CodeStatus.SANDBOX_ERROR,
+            f"sandbox failure after {result.attempts} attempt(s): {result.error}",
+            "infra",
+        )
+    if result.outcome == "timeout":
+        return CodeStatus.TIMEOUT, f"wall-clock deadline exceeded ({result.wall_s:.1f} s)", "wall_clock"
+    if result.outcome == "output_limit" or any(r.get("output_limit") for r in result.records):
+        return CodeStatus.OUTPUT_LIMIT, "output byte budget exceeded; the job was killed", "output_budget"
+    if result.outcome == "oom_killed":
+        return CodeStatus.OOM, "the container ran out of memory", "container_oom"
+    if result.outcome == "signaled":
+        sig = result.signal or 0
+        if sig == signal.SIGXCPU:
+            return CodeStatus.TIMEOUT, "CPU-time limit exceeded", "cpu_rlimit"
+        if sig == signal.SIGKILL:
+            return (
+                CodeStatus.OOM,
+                "killed by SIGKILL from outside the job (the kernel's OOM killer)",
+                "oom_kill",
+            )
+        return CodeStatus.RUNTIME_ERROR, f"killed by signal {_signame(sig)}", "signal"
+    if any(r.get("error") == "MemoryError" for r in result.records):
+        return CodeStatus.OOM, "MemoryError (address-space limit)", "memory_error"
+    return None
+
+
+def _assert(records: list[dict[str, Any]]) -> tuple[CodeStatus, str, str, tuple[TestResult, ...]]:
+    test = next((r for r in records if r.get("phase") == "test"), None)
+    if test is None:
+        return CodeStatus.RUNTIME_ERROR, "no test result reported", "no_result", ()
+    if test.get("ok"):
+        return CodeStatus.PASS, "all asserts passed", "asserts", (TestResult(0, True),)
+    reason = _err(test)
+    if test.get("error") == "AssertionError":
+        return CodeStatus.WRONG, f"assertion failed: {reason}", "asserts", (TestResult(0, False, reason),)
+    return (
+        CodeStatus.RUNTIME_ERROR,
+        f"error during the tests: {reason}",
+        "test_error",
+        (TestResult(0, False, reason),),
+    )
+
+
+def _case_record(result: JobResult, index: int) -> dict[str, Any] | None:
+    return next((r for r in result.records if r.get("case") == index), None)
+
+
+def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> TestResult:
+    if record is None:
+        return TestResult(index, False, "no result")
+    seconds = record.get("seconds")
+    if "error" in record:
+        return TestResult(index, False, f"raised {_err(record)}", seconds)
+    if "bad_value" in record:
+        return TestResult(index, False, f"wrong type: {record['bad_value']}", seconds)
+    if json_equal(expected, record.get("value")):
+        return TestResult(index, True, "", seconds)
+    return TestResult(
+        index, False, f"expected {_short(expected)}, got {_short(record.get('value'))}", seconds
+    )
+
+
+def _stdio_case(index: int, expected: str, record: dict[str, Any] | None) -> TestResult:
+    if record is None:
+        return TestResult(index, False, "no result")
+    seconds = record.get("seconds")
+    if record.get("signal"):
+        return TestResult(index, False, f"raised killed by signal {_signame(record['signal'])}", seconds)
+    if record.get("exit_code"):
+        tail = str(record.get("stderr", "")).strip().splitlines()[-1:] or [""]
+        return TestResult(index, False, f"raised exit code {record['exit_code']}: {tail[0][:200]}", seconds)
+    if normalise_output(expected) == normalise_output(str(record.get("stdout", ""))):
+        return TestResult(index, True, "", seconds)
+    return TestResult(
+        index, False, f"expected {_short(expected)}, got {_short(record.get('stdout'))}", seconds
+    )
+
+
+def _cases_status(cases: tuple[TestResult, ...], result: JobResult) -> tuple[CodeStatus, str, str]:
+    failed = [c for c in cases if not c.passed]
+    if not failed:
+        return CodeStatus.PASS, f"{len(cases)}/{len(cases)} cases passed", "cases"
+    first = failed[0]
+    summary = f"{len(cases) - len(failed)}/{len(cases)} cases passed; case {first.index}: {first.reason}"
+    if any(c.reason.startswith("raised") for c in failed):
+        return CodeStatus.RUNTIME_ERROR, summary, "cases"
+    return CodeStatus.WRONG, summary, "cases"
+
+
+def _err(record: dict[str, Any]) -> str:
+    message = str(record.get("message", ""))
+    return f"{record.get('error', 'error')}: {message}" if message else str(record.get("error", "error"))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
