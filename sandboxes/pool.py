@@ -199,6 +199,7 @@ class SandboxPool:
             forged=forged,
             wall_s=answer.get("wall_s", 0.0),
             cpu_s=answer.get("cpu_s", 0.0),
+            oom_kills=answer.get("oom_kills", 0),
             recycled=recycled,
         )
 

@@ -45,6 +45,7 @@ class JobResult(BaseModel):
     forged: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    oom_kills: int = 0
     host_s: float = 0.0
     recycled: bool = False
     attempts: int = 1

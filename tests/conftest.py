@@ -48,3 +48,14 @@ def docker_client():
         require(False, f"no Docker engine answers: {e}")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_pool(docker_client):
+    """A warm sandbox pool for the whole session (builds the runner image when it is out of date)."""
+    from sandboxes import SandboxPool
+    from sandboxes.image import build_runner
+
+    build_runner(docker_client, log=lambda _m: None)
+    with SandboxPool(size=2, client=docker_client) as pool:
+        yield pool

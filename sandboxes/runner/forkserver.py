@@ -119,6 +119,7 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
+    oom_before = oom_kills()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -143,6 +144,7 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
         while not _reap(pid, status):
             time.sleep(0.001)
     wall = time.monotonic() - started
+    ooms = oom_kills() - oom_before
     strays = sweep()
     dirty = wipe()
     outcome = "exited"
@@ -164,6 +166,7 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
         "result": pumped.data["result"].decode("utf-8", "replace"),
         "wall_s": wall,
         "cpu_s": status.get("cpu_s", 0.0),
+        "oom_kills": ooms,
         "strays": strays,
         "dirty": dirty,
         "recycle": outcome != "exited" or dirty or strays > 0,
@@ -198,6 +201,20 @@ def _child(job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int
         os.write(2, f"forkserver: job set-up failed: {traceback.format_exc()}".encode())
     finally:
         os._exit(code)
+
+
+def oom_kills() -> int:
+    """The container's count of kernel OOM kills (cgroup v1 or v2): tells an OOM kill from a plain SIGKILL."""
+    for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except OSError:
+            continue
+    return 0
 
 
 def _limits(job: dict[str, Any], timeout_s: float) -> None:

@@ -108,12 +108,8 @@ def _infrastructure_and_limits(result: JobResult) -> tuple[CodeStatus, str, str]
         sig = result.signal or 0
         if sig == signal.SIGXCPU:
             return CodeStatus.TIMEOUT, "CPU-time limit exceeded", "cpu_rlimit"
-        if sig == signal.SIGKILL:
-            return (
-                CodeStatus.OOM,
-                "killed by SIGKILL from outside the job (the kernel's OOM killer)",
-                "oom_kill",
-            )
+        if sig == signal.SIGKILL and result.oom_kills:
+            return CodeStatus.OOM, "killed by the kernel's OOM killer (container memory limit)", "oom_kill"
         return CodeStatus.RUNTIME_ERROR, f"killed by signal {_signame(sig)}", "signal"
     if any(r.get("error") == "MemoryError" for r in result.records):
         return CodeStatus.OOM, "MemoryError (address-space limit)", "memory_error"

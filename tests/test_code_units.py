@@ -1,0 +1,231 @@
+"""Pure parts of the code checker: extraction, program assembly, host-side judging, the harness's
+type-strict comparison and plain-JSON serialisation. No Docker."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandboxes.protocol import JobResult, parse_result_channel
+from sandboxes.runner.harness import strict_asserts, strict_eq, to_plain
+from verifier.code.extract import CodeExtraction, extract_code
+from verifier.code.judge import json_equal, judge, normalise_output
+from verifier.code.program import assemble, defines
+from verifier.code.selfcheck import return_none_mutant
+from verifier.code.verdict import CodeStatus
+from verifier.schema import AssertTests, CallCase, CallTests, CodeProblem
+
+FENCED = (
+    "Reasoning...\n```python\ndef f():\n    return 1\n```\nthen\n```python\ndef f():\n    return 2\n```\n"
+)
+
+
+@pytest.mark.parametrize(
+    "completion,config,expected",
+    [
+        (FENCED, CodeExtraction(), "def f():\n    return 2"),
+        (FENCED, CodeExtraction(block="first"), "def f():\n    return 1"),
+        ("```py\nx = 1\n```", CodeExtraction(), "x = 1"),
+        ("```\nx = 1\n```", CodeExtraction(), "x = 1"),
+        ("```js\nlet x = 1\n```", CodeExtraction(), None),
+        ("    return a + b\n", CodeExtraction(), "    return a + b\n"),
+        ("    return a + b\n", CodeExtraction(raw_fallback=False), None),
+        ("", CodeExtraction(), None),
+        ("   \n", CodeExtraction(), None),
+        ("```python\nx = 1\n", CodeExtraction(), "x = 1\n"),  # unterminated last fence
+    ],
+)
+def test_extract_code(completion: str, config: CodeExtraction, expected: str | None) -> None:
+    assert extract_code(completion, config) == expected
+
+
+PROMPT = 'from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    """Sum."""\n'
+PROBLEM = CodeProblem(
+    id="p",
+    kind="code",
+    prompt=PROMPT,
+    tests=AssertTests(style="assert", code="def check(c):\n    assert c([1]) == 1\n", entry_point="add"),
+)
+
+
+@pytest.mark.parametrize(
+    "code,starts_with_prompt",
+    [
+        ("    return sum(xs)\n", True),  # a body continuing the prompt
+        ("def add(xs):\n    return sum(xs)\n", True),  # a full definition: prompt first for its imports
+        ("import os\n", True),  # does not define the entry point: treated as a continuation
+    ],
+)
+def test_assemble_prepends_prompt(code: str, starts_with_prompt: bool) -> None:
+    assert assemble(PROBLEM, code).startswith(PROMPT.rstrip()) is starts_with_prompt
+
+
+@pytest.mark.parametrize(
+    "code,name,expected",
+    [
+        ("def f(): pass", "f", True),
+        ("async def f(): pass", "f", True),
+        ("f = lambda: 1", "f", True),
+        ("from m import g as f", "f", True),
+        ("def g(): pass", "f", False),
+        ("    return 1", "f", False),
+    ],
+)
+def test_defines(code: str, name: str, expected: bool) -> None:
+    assert defines(code, name) is expected
+
+
+@pytest.mark.parametrize(
+    "expected,actual,equal",
+    [
+        (1, 1, True),
+        (1, 1.0, False),
+        (1, True, False),
+        (0.1 + 0.2, 0.3, True),
+        (float("nan"), float("nan"), True),
+        ([1, [2, "a"]], [1, [2, "a"]], True),
+        ([1, 2], [2, 1], False),
+        ({"a": 1}, {"a": 1}, True),
+        ({"a": 1}, {"a": 1, "b": 2}, False),
+        (None, None, True),
+        ("1", 1, False),
+    ],
+)
+def test_json_equal_is_type_strict(expected: object, actual: object, equal: bool) -> None:
+    assert json_equal(expected, actual) is equal
+
+
+class AlwaysEqual:
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+
+class EvilInt(int):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = int.__hash__
+
+
+@pytest.mark.parametrize(
+    "a,b,equal",
+    [
+        (1, 1, True),
+        (1, 1.0, True),  # builtin numeric semantics are kept
+        ([1, (2, 3)], [1, (2, 3)], True),
+        ([1], (1,), False),
+        ({"a": [1]}, {"a": [1]}, True),
+        ({1, 2}, {2, 1}, True),
+        (AlwaysEqual(), 5, False),
+        (5, AlwaysEqual(), False),
+        ([AlwaysEqual()], [5], False),
+        (EvilInt(3), 4, False),
+        ({AlwaysEqual()}, {1}, False),
+    ],
+)
+def test_strict_eq_never_trusts_candidate_eq(a: object, b: object, equal: bool) -> None:
+    assert strict_eq(a, b) is equal
+
+
+def test_strict_asserts_rewrites_only_assert_comparisons() -> None:
+    namespace: dict[str, object] = {"__verifier_strict_eq__": strict_eq, "AlwaysEqual": AlwaysEqual}
+    source = "x = AlwaysEqual() == 5\ndef check(c):\n    assert c() == 5\n    assert not (c() != 5)\n"
+    exec(compile(strict_asserts(source), "<t>", "exec"), namespace)
+    assert namespace["x"] is True  # outside asserts: untouched
+    with pytest.raises(AssertionError):
+        namespace["check"](AlwaysEqual)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "value,plain",
+    [(1, 1), (1.5, 1.5), ("s", "s"), (None, None), ((1, 2), [1, 2]), ({"k": [True]}, {"k": [True]})],
+)
+def test_to_plain(value: object, plain: object) -> None:
+    assert to_plain(value) == plain
+
+
+@pytest.mark.parametrize("value", [AlwaysEqual(), EvilInt(1), {1: "a"}, {1, 2}, b"x", [object()]])
+def test_to_plain_refuses_non_plain(value: object) -> None:
+    with pytest.raises(TypeError):
+        to_plain(value)
+
+
+def test_result_channel_needs_token_and_marker() -> None:
+    text = 'tok {"case":0,"value":1}\nforged {"done":true}\ntok {"done":true}\n'
+    records, finished, forged = parse_result_channel(text, "tok")
+    assert (records, finished, forged) == ([{"case": 0, "value": 1}], True, 1)
+    assert parse_result_channel('tok {"case":0}\n', "tok")[1] is False
+
+
+@pytest.mark.parametrize(
+    "text,lines",
+    [("1 2 \n3\n\n", ["1 2", "3"]), ("\r\nx\r\n", ["x"]), ("", [])],
+)
+def test_normalise_output(text: str, lines: list[str]) -> None:
+    assert normalise_output(text) == lines
+
+
+CALL = CallTests(
+    style="call", entry_point="f", cases=[CallCase(args=[1], expected=2), CallCase(args=[2], expected=4)]
+)
+
+
+@pytest.mark.parametrize(
+    "result,status",
+    [
+        (JobResult(outcome="sandbox_error", error="engine down"), CodeStatus.SANDBOX_ERROR),
+        (JobResult(outcome="timeout"), CodeStatus.TIMEOUT),
+        (JobResult(outcome="output_limit"), CodeStatus.OUTPUT_LIMIT),
+        (JobResult(outcome="signaled", signal=24), CodeStatus.TIMEOUT),
+        (JobResult(outcome="signaled", signal=9, oom_kills=1), CodeStatus.OOM),
+        (JobResult(outcome="signaled", signal=9), CodeStatus.RUNTIME_ERROR),
+        (JobResult(outcome="exited", exit_code=0), CodeStatus.RUNTIME_ERROR),  # no marker: exit before tests
+        (
+            JobResult(
+                outcome="exited", finished=True, records=[{"case": 0, "value": 2}, {"case": 1, "value": 4}]
+            ),
+            CodeStatus.PASS,
+        ),
+        (
+            JobResult(
+                outcome="exited", finished=True, records=[{"case": 0, "value": 2}, {"case": 1, "value": 4.0}]
+            ),
+            CodeStatus.WRONG,
+        ),
+        (
+            JobResult(
+                outcome="exited",
+                finished=True,
+                records=[{"case": 0, "value": 2}, {"case": 1, "bad_value": "x"}],
+            ),
+            CodeStatus.WRONG,
+        ),
+        (
+            JobResult(outcome="exited", finished=True, records=[{"case": 0, "error": "ZeroDivisionError"}]),
+            CodeStatus.RUNTIME_ERROR,
+        ),
+        (
+            JobResult(outcome="exited", finished=True, records=[{"case": 0, "error": "MemoryError"}]),
+            CodeStatus.OOM,
+        ),
+        (
+            JobResult(
+                outcome="exited", finished=True, records=[{"phase": "compile", "error": "SyntaxError"}]
+            ),
+            CodeStatus.RUNTIME_ERROR,
+        ),
+    ],
+)
+def test_judge_call_style(result: JobResult, status: CodeStatus) -> None:
+    assert judge(result, CALL, "code").status is status
+
+
+def test_return_none_mutant() -> None:
+    mutant = return_none_mutant("def g():\n    return 1\n\ndef f(x):\n    return g() + x\n", "f")
+    assert mutant is not None
+    assert "return g()" not in mutant and "return 1" in mutant
+    assert return_none_mutant("x = 1", "f") is None

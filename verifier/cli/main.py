@@ -1,0 +1,82 @@
+"""The `verify` command line: the main job at the top, sub-commands for banks (and, later, more)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from verifier.cli.bank import bank_app
+from verifier.cli.sandbox import sandbox_app
+from verifier.cli.console import EXIT_INPUT, err_console, fail_input
+from verifier.errors import InputError
+
+app = typer.Typer(
+    help="Generate chain-of-thought variants, verify them (SymPy / Docker sandbox), keep what verifies.",
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(bank_app, name="bank")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.callback()
+def main_command(
+    ctx: typer.Context,
+    bank: Path | None = typer.Option(None, "--bank", help="problem bank (JSONL)"),
+    responses: Path | None = typer.Option(
+        None, "--responses", help='verify these completions ({"problem_id", "completion"} lines) instead of generating'
+    ),
+    model: str | None = typer.Option(None, "--model", help="local HF model directory or .gguf (default: embedded SmolLM2-135M)"),
+    samples: int = typer.Option(10, "--samples", min=1, help="completions per problem"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N problems"),
+    max_new_tokens: int = typer.Option(384, "--max-new-tokens", min=1),
+    temperature: float = typer.Option(0.8, "--temperature", min=0.0),
+    top_p: float = typer.Option(0.95, "--top-p", min=0.0, max=1.0),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path | None = typer.Option(None, "--out", help="run directory (default runs/<timestamp>); rerun to resume"),
+    batch_rows: int = typer.Option(32, "--batch-rows", min=1, help="sequences per forward batch"),
+    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 or float32"),
+) -> None:
+    """Run `verify --bank B` to generate and verify, or a sub-command."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if bank is None:
+        err_console.print(ctx.get_help())
+        err_console.print("\nerror: --bank is required (or use a sub-command)")
+        raise typer.Exit(EXIT_INPUT)
+    if dtype not in ("bfloat16", "float32"):
+        fail_input([f"--dtype: must be bfloat16 or float32, got {dtype!r}"])
+    from verifier.cli.run import run_job
+
+    try:
+        run_job(
+            bank_path=bank,
+            responses=responses,
+            model=model,
+            samples=samples,
+            limit=limit,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            out=out,
+            batch_rows=batch_rows,
+            dtype=dtype,
+        )
+    except InputError as e:
+        fail_input(e.messages)
+    except FileNotFoundError as e:
+        fail_input([str(e)])
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished samples are in chains.jsonl; rerun the same command to resume")
+        raise typer.Exit(130) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
