@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from verifier.cli.bank import bank_app
-from verifier.cli.sandbox import sandbox_app
 from verifier.cli.console import EXIT_INPUT, err_console, fail_input
+from verifier.cli.sandbox import sandbox_app
 from verifier.errors import InputError
 
 app = typer.Typer(
