@@ -123,6 +123,29 @@ class MathPool:
                     self._idle.put(self._spawn())
                 self._started = True
 
+    def start(self) -> MathPool:
+        """Start every worker now and wait until each is ready (otherwise they start on first use)."""
+        self._ensure_started()
+        borrowed = [self._idle.get() for _ in range(self.size)]
+        try:
+            for i, worker in enumerate(borrowed):
+                if not worker.ready:
+                    try:
+                        self._await_ready(worker)
+                    except EOFError:
+                        self.crashes += 1
+                        borrowed[i] = self._replace(worker)
+        finally:
+            for worker in borrowed:
+                self._idle.put(worker)
+        return self
+
+    def _await_ready(self, worker: _Worker) -> None:
+        hello = worker.read(time.monotonic() + self.start_timeout_s)
+        if not hello or not hello.get("ready"):
+            raise EOFError("worker did not start")
+        worker.ready = True
+
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
         with self._lock:
@@ -135,10 +158,7 @@ class MathPool:
         worker = self._idle.get()
         try:
             if not worker.ready:
-                hello = worker.read(time.monotonic() + self.start_timeout_s)
-                if not hello or not hello.get("ready"):
-                    raise EOFError("worker did not start")
-                worker.ready = True
+                self._await_ready(worker)
             worker.send({"op": "compare", "gold": gold, "pred": pred})
             result = worker.read(time.monotonic() + timeout_s)
             if result is None:
