@@ -33,13 +33,21 @@ def defines(code: str, name: str) -> bool:
     return False
 
 
+def parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
+
 def assemble(problem: CodeProblem, code: str) -> str:
-    """The program to run. With an entry point, code that does not define it is a continuation of
-    the prompt (a HumanEval function body), so the prompt goes first. Code that does define it
-    still gets the prompt first when the prompt parses: its imports and helper functions are then
-    available, and the candidate's later definitions win."""
+    """The program to run. When the prompt is itself Python (a HumanEval signature and docstring),
+    it goes first: code that does not define the entry point is a continuation of it (a function
+    body), and code that does still gets the prompt's imports and helper functions, its own later
+    definitions winning. A prose prompt is never prepended."""
     entry = getattr(problem.tests, "entry_point", None)
-    if entry is None:
+    if entry is None or not parses(problem.prompt):
         return code
     if not defines(code, entry):
         return problem.prompt + code

@@ -1,0 +1,73 @@
+"""The hardened profile is fixed in code and is what the engine actually applies; the image build is idempotent."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandboxes import ContainerLimits, hardened_config
+from sandboxes.image import RUNNER_IMAGE, build_runner, is_up_to_date, runner_hash
+
+FIXED = {
+    "network_mode": "none",
+    "network_disabled": True,
+    "read_only": True,
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "privileged": False,
+    "user": "10001:10001",
+    "ipc_mode": "private",
+    "volumes": {},
+    "devices": [],
+}
+
+
+@pytest.mark.parametrize(
+    "limits", [ContainerLimits(), ContainerLimits(memory_mb=256, cpus=0.5, pids=32, tmpfs_mb=16)]
+)
+def test_profile_is_fixed_whatever_the_sizes(limits: ContainerLimits) -> None:
+    config = hardened_config("img", {"a": "b"}, limits)
+    for key, value in FIXED.items():
+        assert config[key] == value, key
+    assert config["mem_limit"] == config["memswap_limit"] == f"{limits.memory_mb}m"
+    assert config["pids_limit"] == limits.pids
+    assert config["log_config"].type == "none"
+    assert "size=" in config["tmpfs"]["/tmp"] and "noexec" in config["tmpfs"]["/tmp"]
+
+
+@pytest.mark.parametrize("bad", [{"memory_mb": 10**6}, {"pids": 0}, {"cpus": 0.0}, {"tmpfs_mb": 0}])
+def test_limits_are_bounded(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        ContainerLimits(**bad)
+
+
+def test_only_known_runtimes() -> None:
+    assert hardened_config("img", {}, ContainerLimits(), "runsc")["runtime"] == "runsc"
+    with pytest.raises(ValueError):
+        hardened_config("img", {}, ContainerLimits(), "privileged-runtime")
+
+
+@pytest.mark.docker
+def test_engine_applies_the_profile(docker_client, sandbox_pool) -> None:
+    containers = docker_client.containers.list(
+        filters={"label": f"io.verifier.sandbox.session={sandbox_pool.session}"}
+    )
+    assert containers
+    host = containers[0].attrs["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert host["Privileged"] is False
+    assert host["Memory"] == host["MemorySwap"] > 0
+    assert host["PidsLimit"] > 0 and host["NanoCpus"] > 0
+    assert host["LogConfig"]["Type"] == "none"
+    assert not host.get("Binds") and not containers[0].attrs.get("Mounts")
+    assert containers[0].attrs["Config"]["User"] == "10001:10001"
+
+
+@pytest.mark.docker
+def test_build_is_idempotent(docker_client) -> None:
+    build_runner(docker_client, log=lambda _m: None)
+    assert is_up_to_date(docker_client)
+    again = build_runner(docker_client, log=lambda _m: None)
+    assert again.built is False and again.digest == runner_hash() and again.image == RUNNER_IMAGE
