@@ -117,6 +117,19 @@ CASES = [
     ("18", "The final answer is $17$. I hope it is correct.", False),
     # require_anchor: an unanchored last number never counts
     ("18", "She makes 9 * 2 = 18 dollars.", False),
+    # reported to Math-Verify (issue #14): tiny values, equations with lists, times, \pm
+    (r"\frac{1}{2004!}", r"\boxed{\frac{1}{2006!}}", False),
+    (r"\frac{1}{2004!}", r"\boxed{\frac{2005 \cdot 2006}{2006!}}", True),
+    (r"\frac{2^{2005}+1}{3 \cdot 2^{2006}}", r"\boxed{\frac{1}{3 \cdot 2^{2006}}}", False),
+    ("n=2, 3, 4", r"\boxed{n=1, 2, 3}", False),
+    ("n=2, 3, 4", r"\boxed{n=4, 3, 2}", True),
+    ("D = (0, 1)", r"\boxed{D = (0, 1.5)}", False),
+    (r"19, 46, \text{ and } 82", r"\boxed{21, 36, and 82}", False),
+    (r"1 - \frac{1}{\mathrm{e}}", r"\boxed{1 + \frac{1}{\mathrm{e}}}", False),
+    (r"\pm 2021", r"\boxed{2021}", False),
+    (r"\pm 2021", r"\boxed{-2021, 2021}", True),
+    ("12:00", r"\boxed{1:00}", False),
+    (r"1, 2, \ldots, n", r"\boxed{1, 3, 5, \ldots, 2n-1}", False),
     # structures vs single numbers
     ("5", r"\boxed{5, 6}", False),
     ("(1, 2)", r"\boxed{3}", False),

@@ -69,6 +69,13 @@ def text_answer(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     return _no("text", f"text {p!r} differs from {g!r}")
 
 
+def colon_text(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """Times and ratios ("4:30", "1:2:3") are compared as text: a parser reads "12:00" as 12/0."""
+    if ":" in g or ":" in p:
+        return _no("text", f"{p!r} differs from {g!r} (times and ratios are compared as text)")
+    return None
+
+
 def _number(text: str) -> Number | None:
     try:
         return parse_number(text)
@@ -215,7 +222,15 @@ def _describe(s: Structure) -> str:
     return f"{article} {s.kind} {s.brackets}".rstrip()
 
 
-CHEAP_STAGES: tuple[Stage, ...] = (exact_string, text_answer, exact_number, assignment, plus_minus, structure)
+CHEAP_STAGES: tuple[Stage, ...] = (
+    exact_string,
+    text_answer,
+    colon_text,
+    exact_number,
+    assignment,
+    plus_minus,
+    structure,
+)
 
 
 def compare(gold: str, pred: str, symbolic: Symbolic | None = None) -> Decision | None:

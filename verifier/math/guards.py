@@ -13,7 +13,7 @@ from verifier.math.verdict import MathStatus
 
 MAX_ANSWER_CHARS = 1_000
 MAX_NESTING = 30
-MAX_FACTORIAL = 1_000
+MAX_FACTORIAL = 10_000
 
 _FACTORIAL = re.compile(r"(\d+)\s*!")
 _BIG_LITERAL = re.compile(r"\d{400,}")

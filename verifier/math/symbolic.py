@@ -40,15 +40,16 @@ def parse_latex(text: str) -> Any:
 
 
 def _is_zero(expr: Any) -> bool:
+    """Exactly zero: SymPy simplifies it to 0, or evaluates it to an exact 0. No tolerance here:
+    ``1/2004! - 1/2006!`` is tiny but not zero (Math-Verify issue #14)."""
     if expr == 0:
         return True
     simplified = sympy.simplify(expr)
     if simplified == 0:
         return True
-    if not simplified.free_symbols and simplified.is_number:
-        value = sympy.N(simplified, _PRECISION)
-        return bool(value == 0 or abs(value) < sympy.Float(10) ** (-_PRECISION + 10))
-    return False
+    if simplified.is_Rational or simplified.free_symbols or not simplified.is_number:
+        return False
+    return bool(sympy.N(simplified, _PRECISION).is_zero)
 
 
 def _decimal_vs_exact(decimal: Number, exact: Any) -> bool:
@@ -155,6 +156,11 @@ def symbolic_equal(g: str, p: str) -> Decision:
         pe = parse_latex(p)
     except ParseFailure as e:
         return Decision(MathStatus.UNPARSEABLE, "symbolic", f"cannot parse {p!r}: {e}")
+    for side, expr in (("gold", ge), ("prediction", pe)):
+        if isinstance(expr, sympy.Basic) and expr.has(sympy.zoo, sympy.nan):
+            return Decision(
+                MathStatus.UNPARSEABLE, "symbolic", f"the {side} is undefined (division by zero?)"
+            )
     decimal = _decimal_side(ge, pe, g, p)
     if decimal is not None:
         rule, equal = "decimal-tolerance", _decimal_vs_exact(*decimal)
