@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from verifier.math.normalize import compact, normalize
 from verifier.math.numbers import Number, NumberTooLarge, parse_number, terminates
-from verifier.math.structures import Structure, expand_pm, parse_structure, strip_assignment
+from verifier.math.structures import Structure, expand_pm, parse_structure, split_top_level, strip_assignment
 from verifier.math.verdict import MathStatus
 
 # A decimal stands for an exact non-terminating value only if it shows at least this many
@@ -222,6 +222,24 @@ def _describe(s: Structure) -> str:
     return f"{article} {s.kind} {s.brackets}".rstrip()
 
 
+def _unparen(text: str) -> str:
+    """``(1 \\pm \\sqrt{19})`` -> ``1 \\pm \\sqrt{19}``: brackets around one value change nothing."""
+    if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        inner = text[1:-1].strip()
+        if len(split_top_level(inner, ",")) == 1:
+            return inner
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 CHEAP_STAGES: tuple[Stage, ...] = (
     exact_string,
     text_answer,
@@ -235,7 +253,7 @@ CHEAP_STAGES: tuple[Stage, ...] = (
 
 def compare(gold: str, pred: str, symbolic: Symbolic | None = None) -> Decision | None:
     """Run the stages in order on the normalised answers; None means "needs the symbolic stage"."""
-    g, p = normalize(gold), normalize(pred)
+    g, p = _unparen(normalize(gold)), _unparen(normalize(pred))
     if not p:
         return Decision(MathStatus.NO_ANSWER, "empty", "the extracted answer is empty")
     for stage in CHEAP_STAGES:

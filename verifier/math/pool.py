@@ -98,6 +98,7 @@ class MathPool:
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
+        self._owner_pid = os.getpid()
         self.timeouts = 0  # workers killed at their deadline
         self.crashes = 0  # workers that died or failed to start
 
@@ -133,7 +134,8 @@ class MathPool:
                     try:
                         self._await_ready(worker)
                     except EOFError:
-                        self.crashes += 1
+                        with self._lock:
+                            self.crashes += 1
                         borrowed[i] = self._replace(worker)
         finally:
             for worker in borrowed:
@@ -162,7 +164,8 @@ class MathPool:
             worker.send({"op": "compare", "gold": gold, "pred": pred})
             result = worker.read(time.monotonic() + timeout_s)
             if result is None:
-                self.timeouts += 1
+                with self._lock:
+                    self.timeouts += 1
                 worker = self._replace(worker)
                 return Decision(
                     MathStatus.TIMEOUT, "deadline", f"no result within {timeout_s:g} s; worker killed"
@@ -172,7 +175,8 @@ class MathPool:
                 worker = self._replace(worker)
             return Decision(status, result.get("rule") or "worker", result.get("reason", ""))
         except (EOFError, BrokenPipeError, OSError, ValueError) as e:
-            self.crashes += 1
+            with self._lock:
+                self.crashes += 1
             worker = self._replace(worker)
             return Decision(MathStatus.ERROR, "worker", f"worker failed ({type(e).__name__}: {e}); replaced")
         finally:
@@ -182,6 +186,8 @@ class MathPool:
         with self._lock:
             self._closed = True
             workers, self._all = self._all, []
+        if os.getpid() != self._owner_pid:
+            return  # a forked copy of this pool: the workers belong to the parent
         for worker in workers:
             worker.kill()
 
@@ -191,12 +197,14 @@ class _DefaultPool:
 
     def __init__(self) -> None:
         self._pool: MathPool | None = None
+        self._pid = 0
         self._lock = threading.Lock()
 
     def get(self) -> MathPool:
         with self._lock:
-            if self._pool is None or self._pool._closed:
-                self._pool = MathPool()
+            # A forked child must not share its parent's worker pipes: it gets a pool of its own.
+            if self._pool is None or self._pool._closed or self._pid != os.getpid():
+                self._pool, self._pid = MathPool(), os.getpid()
                 atexit.register(self._pool.close)
             return self._pool
 
