@@ -90,6 +90,7 @@ def build_runner(
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
+    previous = _image_id(client, image)
     try:
         client.images.build(
             fileobj=context,
@@ -105,7 +106,19 @@ def build_runner(
     except BuildError as e:
         tail = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in e.build_log)[-2000:]
         raise RuntimeError(f"building {image} failed: {e.msg}\n{tail}") from e
+    if previous is not None and previous != _image_id(client, image):
+        try:  # the old image is now untagged: do not let rebuilds pile up
+            client.images.remove(previous)
+        except APIError as e:
+            log(f"could not remove the previous image {previous[:19]}: {e.explanation}")
     return BuildOutcome(image=image, built=True, base=base, digest=digest)
+
+
+def _image_id(client: docker.DockerClient, image: str) -> str | None:
+    try:
+        return str(client.images.get(image).id)
+    except ImageNotFound:
+        return None
 
 
 def choose_base(client: docker.DockerClient, log: Log = print) -> str:

@@ -245,10 +245,13 @@ class SandboxPool:
 
     def _replace(self, old: Worker) -> None:
         self._close_worker(old)
+        if self._closed:
+            return
         try:
             self._idle.put(self._new_worker())
         except InfraError as e:
-            log.warning("could not replace a runner container: %s", e)
+            if not self._closed:
+                log.warning("could not replace a runner container: %s", e)
             self._idle.put(None)
 
     def _close_worker(self, worker: Worker) -> None:
