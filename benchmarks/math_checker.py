@@ -228,6 +228,20 @@ def pathological(pool: MathPool, timeout_s: float, mv_cap_s: float) -> dict[str,
     return out
 
 
+def math_verify_in_a_thread() -> str:
+    """What Math-Verify does when called from a worker thread (as RL trainers do)."""
+    from math_verify import parse, verify
+
+    def call() -> str:
+        try:
+            return f"returned {verify(parse('$2$'), parse('$2$'))}"
+        except Exception as e:  # reported as text in the report, not scored
+            return f"{type(e).__name__}: {str(e)[:100]}"
+
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        return ex.submit(call).result()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="first N items of each labelled set (quick runs)")
@@ -252,6 +266,7 @@ def main() -> None:
         report["adversarial"] = adversarial(pool)
         if not args.skip_pathological:
             report["pathological"] = pathological(pool, args.timeout, args.mv_cap)
+        report["math_verify_in_a_thread"] = math_verify_in_a_thread()
         report["pool"] = {"workers": pool.size, "timeouts": pool.timeouts, "crashes": pool.crashes}
 
     text = json.dumps(report, indent=2)

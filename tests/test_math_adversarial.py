@@ -23,6 +23,8 @@ CASES = [
     # integers: thousands separators, $, units after a number, GSM "A: N" lines
     ("70000", "#### 70,000", True),
     ("70000", "#### 7,000", False),
+    (r"\$32,\!348", r"\boxed{32348}", True),
+    (r"19, 46, \text{ and } 82", r"\boxed{19, 46, 82}", True),
     ("10{,}000", r"\boxed{10000}", True),
     ("18", r"The answer is \$18.00.", True),
     ("18", "Answer: 18 dollars", True),
@@ -92,6 +94,9 @@ CASES = [
     (r"[2, 5)", r"\boxed{[2, 5)}", True),
     (r"(-\infty, 1) \cup (2, \infty)", r"\boxed{(2, \infty) \cup (-\infty, 1)}", True),
     (r"(-\infty, 1) \cup (2, \infty)", r"\boxed{(-\infty, 1] \cup (2, \infty)}", False),
+    (r"[2, 5)", r"\boxed{x \in [2, 5)}", True),
+    (r"(-\infty, 3)", r"\boxed{x < 3}", True),
+    (r"(-\infty, 3)", r"\boxed{x \le 3}", False),
     # matrices, element-wise
     (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\boxed{\begin{pmatrix} 1 \\ 2 \end{pmatrix}}", True),
     (

@@ -12,9 +12,9 @@ import re
 _WRAPPERS = re.compile(
     r"\\(?:boxed|fbox|displaystyle|mathrm|mathbf|textbf|textit|mbox|text|operatorname)\s*\{"
 )
-_DROP = re.compile(
-    r"\\left(?=[^a-zA-Z])|\\right(?=[^a-zA-Z])|(?<!\\)\\[!,;:> ]|\\q?quad\b|\\displaystyle\b|~"
-)
+_DROP = re.compile(r"\\left(?=[^a-zA-Z])|\\right(?=[^a-zA-Z])|(?<!\\)\\[;:> ]|\\q?quad\b|\\displaystyle\b|~")
+_THIN = re.compile(r"(?<!\\)\\[!,]")  # thin spaces, as in 1\,000 and 32,\!348: removed outright
+_AND = re.compile(r"\s*,?\s+and\s+")  # "19, 46, and 82" and "5 and 6" are lists
 _PHANTOM = re.compile(r"\\phantom\{[^{}]*\}")
 _SPACES = re.compile(r"\s+")
 _COMMANDS = re.compile(r"\\[a-zA-Z]+")
@@ -67,11 +67,13 @@ def normalize(text: str) -> str:
     s = s.replace("\\$", "").replace("$", "")
     s = _PHANTOM.sub("", s)
     s = _unwrap(s, _WRAPPERS)
+    s = _THIN.sub("", s)
     s = _DROP.sub(" ", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", ",")
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("−", "-")
     s = s.replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ").replace("\\ne ", "\\neq ")
     s = _SPACES.sub(" ", s).strip()
+    s = _AND.sub(", ", s)
     s = s.rstrip(".").strip()
     for _ in range(3):  # "18 \text{ dollars}.", "30^\circ", "10\%": peel a few layers at most
         m = _UNIT_TAIL.fullmatch(s)

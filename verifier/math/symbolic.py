@@ -140,6 +140,14 @@ def _sets_equal(g: Any, p: Any) -> bool:
     return bool(g == p)
 
 
+def _as_set(expr: Any, other: Any) -> Any:
+    """An inequality in one variable, compared with an interval, becomes its solution set."""
+    relational = isinstance(expr, sympy.core.relational.Relational) and not isinstance(expr, sympy.Eq)
+    if relational and isinstance(other, sympy.Set) and len(expr.free_symbols) == 1:
+        return expr.as_set()
+    return expr
+
+
 def symbolic_equal(g: str, p: str) -> Decision:
     """The last stage: parse both with latex2sympy2_extended and test equivalence with SymPy."""
     for side, text in (("gold", g), ("prediction", p)):
@@ -161,6 +169,7 @@ def symbolic_equal(g: str, p: str) -> Decision:
             return Decision(
                 MathStatus.UNPARSEABLE, "symbolic", f"the {side} is undefined (division by zero?)"
             )
+    ge, pe = _as_set(ge, pe), _as_set(pe, ge)
     decimal = _decimal_side(ge, pe, g, p)
     if decimal is not None:
         rule, equal = "decimal-tolerance", _decimal_vs_exact(*decimal)
