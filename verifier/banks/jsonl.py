@@ -24,14 +24,20 @@ _TAGS = {"math", "code", "assert", "stdio", "call"}
 def format_validation_error(path: Path | str, line: int, err: ValidationError) -> list[str]:
     out = []
     for e in err.errors(include_url=False):
-        what = e["msg"]
+        loc, what, ctx = tuple(e["loc"]), e["msg"], e.get("ctx", {})
         if e["type"] == "extra_forbidden":
             what = "unknown field"
         elif e["type"] == "missing":
             what = "missing field"
-        elif e["type"] == "union_tag_invalid":
-            what = f"must be one of {e.get('ctx', {}).get('expected_tags', '?')}, got {e.get('input')!r}"
-        out.append(f"{path}:{line}: {_field(tuple(e['loc']))}: {what}")
+        elif e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # The error sits on the record; name the discriminating field itself ("kind", "style").
+            tag = str(ctx.get("discriminator", "")).strip("'")
+            loc = (*loc, tag)
+            if e["type"] == "union_tag_not_found":
+                what = "missing field"
+            else:
+                what = f"must be one of {ctx.get('expected_tags', '?')}, got {ctx.get('tag')!r}"
+        out.append(f"{path}:{line}: {_field(loc)}: {what}")
     return out
 
 
