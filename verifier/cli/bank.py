@@ -1,0 +1,69 @@
+"""`verify bank check|import`: validate banks and convert public datasets into banks."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from verifier.banks.importers import import_file
+from verifier.banks.loader import load_bank
+from verifier.banks.selfcheck import selfcheck
+from verifier.cli.console import EXIT_FAILED, console, err_console, fail_input
+from verifier.errors import InputError
+
+bank_app = typer.Typer(help="Validate problem banks and import public datasets.", no_args_is_help=True)
+
+
+class Format(str, Enum):
+    gsm8k = "gsm8k"
+    math = "math"
+    humaneval = "humaneval"
+
+
+@bank_app.command("check")
+def check(
+    files: list[Path] = typer.Argument(..., help="bank JSONL files"),
+    schema_only: bool = typer.Option(False, "--schema-only", help="validate the schema and ids only"),
+    code: bool = typer.Option(True, "--code/--no-code", help="run code references in the Docker sandbox"),
+) -> None:
+    """Validate banks, then check every gold answer and reference solution with the checkers."""
+    errors: list[str] = []
+    banks = []
+    for f in files:
+        try:
+            banks.append(load_bank(f))
+        except InputError as e:
+            errors.extend(e.messages)
+    if errors:
+        fail_input(errors)
+    failed = False
+    for bank in banks:
+        counts = bank.counts()
+        console.print(f"{bank.path}: {counts['problems']} problems ({counts['math']} math, {counts['code']} code): schema ok")
+        if schema_only:
+            continue
+        report = selfcheck(list(bank.problems), code=code)
+        for kind in ("math", "code"):
+            if report.checked[kind]:
+                console.print(f"{bank.path}: {kind} self-check {report.passed[kind]}/{report.checked[kind]} passed")
+        for message in report.failures:
+            err_console.print(f"{bank.path}: {message}", markup=False, highlight=False)
+        failed |= not report.ok
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@bank_app.command("import")
+def import_(
+    fmt: Format = typer.Argument(..., help="the public format of SRC"),
+    src: Path = typer.Argument(..., help="source file (.jsonl or .jsonl.gz)"),
+    out: Path = typer.Option(..., "-o", "--out", help="bank file to write"),
+) -> None:
+    """Convert a public dataset (GSM8K, MATH-500, HumanEval) into a bank."""
+    try:
+        n = import_file(fmt.value, src, out)
+    except InputError as e:
+        fail_input(e.messages)
+    console.print(f"wrote {n} problems to {out}")
