@@ -1,0 +1,114 @@
+"""`verify --responses`: verify completions made elsewhere, with the same outputs as a generating run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, read_jsonl, run_verify
+
+
+def write_responses(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_gsm8k_reference_solutions_all_verify(tmp_path: Path) -> None:
+    bank = REPO / "problem_banks" / "gsm8k-test.jsonl"
+    problems = read_jsonl(bank)
+    responses = write_responses(
+        tmp_path / "refs.jsonl", [{"problem_id": p["id"], "completion": p["solution"]} for p in problems]
+    )
+    out = tmp_path / "run"
+    result = run_verify("--bank", str(bank), "--responses", str(responses), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == summary["samples"] == 1319
+    assert summary["verified"] == summary["problems_with_verified"] == 1319
+    assert summary["pass@1"] == 1.0
+    chains = read_jsonl(out / "chains.jsonl")
+    assert len(chains) == 1319 and all(c["verdict"]["status"] == "correct" for c in chains)
+    verified = read_jsonl(out / "verified.jsonl")
+    assert len(verified) == 1319
+    assert verified[0]["messages"][-1] == {"role": "assistant", "content": problems[0]["solution"]}
+    assert verified[0]["messages"][-2]["content"] == problems[0]["question"]
+
+
+def test_several_responses_per_problem_and_pass_at_k(tmp_path: Path) -> None:
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    rows = [
+        {"problem_id": "gsm-style-00", "completion": "3 + 5 = 8\n#### 8"},
+        {"problem_id": "gsm-style-00", "completion": "3 * 5 = 15\n#### 15"},
+        {"problem_id": "gsm-style-00", "completion": "I am not sure."},
+        {"problem_id": "gsm-style-01", "completion": "The answer is 24."},
+        {"problem_id": "gsm-style-01", "completion": "#### 25"},
+    ]
+    out = tmp_path / "run"
+    result = run_verify("--bank", str(bank), "--responses", str(write_responses(tmp_path / "r.jsonl", rows)), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    chains = read_jsonl(out / "chains.jsonl")
+    assert [(c["problem_id"], c["sample_index"], c["verdict"]["status"]) for c in chains] == [
+        ("gsm-style-00", 0, "correct"),
+        ("gsm-style-00", 1, "wrong"),
+        ("gsm-style-00", 2, "no_answer"),
+        ("gsm-style-01", 0, "correct"),
+        ("gsm-style-01", 1, "wrong"),
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == 2  # only problems with responses are in a responses run
+    assert summary["verified"] == 2 and summary["problems_with_verified"] == 2
+    assert summary["pass@k"]["1"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert summary["pass@k"]["2"] == pytest.approx((1 - 1 / 3 + 1.0) / 2)  # problem 01: 2 samples, 1 right
+    assert summary["pass@k"]["3"] == pytest.approx(1.0)  # only problem 00 has 3 samples
+
+
+def test_bad_responses_file_exits_2_naming_file_line_field(tmp_path: Path) -> None:
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    responses = tmp_path / "r.jsonl"
+    responses.write_text(
+        '{"problem_id": "gsm-style-00", "completion": "#### 8"}\n'
+        '{"problem_id": "nope", "completion": "#### 8"}\n'
+        '{"problem_id": "gsm-style-01"}\n'
+        "{oops\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    result = run_verify("--bank", str(bank), "--responses", str(responses), "--out", str(out))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"{responses}:2: problem_id: 'nope' is not in the bank",
+        f"{responses}:3: completion: missing field",
+        f"{responses}:4: <json>: malformed JSON: Expecting property name enclosed in double quotes (column 2)",
+    ]
+
+
+def test_bad_bank_exits_2_without_traceback(tmp_path: Path) -> None:
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text('{"id": "a", "kind": "math", "question": "q"}\n', encoding="utf-8")
+    result = run_verify("--bank", str(bank), "--responses", str(bank))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{bank}:1: answer: missing field"
+
+
+def test_rerun_with_other_settings_is_refused(tmp_path: Path) -> None:
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    out = tmp_path / "run"
+    first = write_responses(tmp_path / "a.jsonl", [{"problem_id": "gsm-style-00", "completion": "#### 8"}])
+    second = write_responses(tmp_path / "b.jsonl", [{"problem_id": "gsm-style-00", "completion": "#### 9"}])
+    assert run_verify("--bank", str(bank), "--responses", str(first), "--out", str(out)).returncode == 0
+    again = run_verify("--bank", str(bank), "--responses", str(first), "--out", str(out))
+    assert again.returncode == 0 and "1 resumed, 0 new" in again.stdout
+    other = run_verify("--bank", str(bank), "--responses", str(second), "--out", str(out))
+    assert other.returncode == 2
+    assert "this directory holds a run with" in other.stderr
+    assert len(read_jsonl(out / "chains.jsonl")) == 1
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run_verify().returncode == 2
+    assert run_verify("--bank", "x.jsonl", "--samples", "0").returncode == 2
+    assert run_verify("bank", "import", "nope", "a", "-o", "b").returncode == 2
