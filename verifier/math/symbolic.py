@@ -6,6 +6,7 @@ importing this module in the caller's process is harmless, calling it there is n
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 from typing import Any
 
@@ -88,7 +89,30 @@ def _exprs_equal(g: Any, p: Any, g_text: str, p_text: str) -> bool:
             return _decimal_vs_exact(dec, exact)
     if g.has(sympy.Float) or p.has(sympy.Float):
         g, p = sympy.nsimplify(g, rational=True), sympy.nsimplify(p, rational=True)
+    if _clearly_different(g, p):
+        return False
     return _is_zero(g - p)
+
+
+def _sample_point(symbols: set[Any]) -> dict[Any, Any]:
+    """A fixed, unremarkable point (17/13, 19/15, ...) at which to evaluate both sides."""
+    ordered = sorted(symbols, key=str)
+    return {s: sympy.Rational(17 + 2 * i, 13 + 2 * i) for i, s in enumerate(ordered)}
+
+
+def _clearly_different(g: Any, p: Any) -> bool:
+    """A cheap proof of inequality before ``simplify``: both sides evaluated (at one sample point if
+    they have variables) to 30 significant digits differ in the leading 20. Never proves equality."""
+    symbols = g.free_symbols | p.free_symbols
+    point = _sample_point(symbols) if symbols else {}
+    a = sympy.N(g.subs(point) if point else g, 30)
+    b = sympy.N(p.subs(point) if point else p, 30)
+    if not (a.is_number and b.is_number) or a.has(sympy.zoo, sympy.nan) or b.has(sympy.zoo, sympy.nan):
+        return False
+    if not (a.is_Float or a.is_Integer) or not (b.is_Float or b.is_Integer):
+        return False  # complex or unevaluated: leave it to simplify
+    scale = max(abs(a), abs(b))
+    return bool(scale > 0 and abs(a - b) > scale * sympy.Float("1e-20"))
 
 
 def _number(text: str) -> Number | None:
@@ -190,6 +214,40 @@ def symbolic_equal(g: str, p: str) -> Decision:
     if equal:
         return Decision(MathStatus.CORRECT, rule, f"{p!r} is equivalent to {g!r} (SymPy)")
     return Decision(MathStatus.WRONG, rule, f"{p!r} is not equivalent to {g!r} (SymPy)")
+
+
+# Parsed once when a worker starts: ANTLR fills its prediction cache (DFA) lazily, so a fresh
+# worker's first parses are several times slower than later ones.
+WARM_UP = (
+    r"\frac{\sqrt{3}}{2}",
+    r"x^2+2x+1",
+    r"(1, 2)",
+    r"\{1,2\}",
+    r"[2, 5)",
+    r"x = 3",
+    r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}",
+    r"2\pi",
+    r"\sin x + \cos^2\theta",
+    r"\log_2 8",
+    r"3 + 4i",
+    r"\frac{1}{2}x - 3y",
+    r"x \geq 2",
+    r"(-\infty, 1) \cup (2, \infty)",
+    r"\sqrt[3]{2}",
+    r"a^{b}",
+    r"10!",
+    r"\binom{5}{2}",
+    r"-\frac{\pi}{4}",
+    r"|x-1|",
+    r"f(x)=2x+1",
+    r"0.5",
+)
+
+
+def warm_up() -> None:
+    for text in WARM_UP:
+        with contextlib.suppress(ParseFailure):  # a text the parser rejects still warmed it up
+            parse_latex(text)
 
 
 def compare_full(gold: str, pred: str) -> Decision:
