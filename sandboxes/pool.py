@@ -136,8 +136,7 @@ class SandboxPool:
     # ------------------------------------------------------------ jobs
 
     def run(self, job: Job) -> JobResult:
-        token = secrets.token_hex(16)
-        payload: dict[str, Any] = {**job.model_dump(), "op": "run", "id": token[:8], "token": token}
+        payload: dict[str, Any] = {**job.model_dump(), "op": "run", "id": secrets.token_hex(4)}
         started = time.perf_counter()
         attempt_no = 0
         try:
@@ -149,7 +148,7 @@ class SandboxPool:
             ):
                 with attempt:
                     attempt_no = attempt.retry_state.attempt_number
-                    result = self._run_once(payload, token, job.timeout_s)
+                    result = self._run_once(payload, job.timeout_s)
         except InfraError as e:
             self.stats["sandbox_error"] += 1
             return JobResult(outcome="sandbox_error", error=str(e), attempts=attempt_no)
@@ -161,7 +160,7 @@ class SandboxPool:
         with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sandbox-job") as ex:
             return list(ex.map(self.run, jobs))
 
-    def _run_once(self, payload: dict[str, Any], token: str, timeout_s: float) -> JobResult:
+    def _run_once(self, payload: dict[str, Any], timeout_s: float) -> JobResult:
         worker = self._acquire()
         recycle = True
         try:
@@ -179,13 +178,15 @@ class SandboxPool:
                 raise InfraError(f"fork server error: {answer['error']}")
             worker.jobs += 1
             recycle = bool(answer.get("recycle")) or worker.jobs >= self.recycle_after
-            return self._result(answer, token, recycle)
+            return self._result(answer, recycle)
         finally:
             self._release(worker, recycle)
 
     @staticmethod
-    def _result(answer: dict[str, Any], token: str, recycled: bool) -> JobResult:
-        records, finished, forged = parse_result_channel(answer.get("result", ""), token)
+    def _result(answer: dict[str, Any], recycled: bool) -> JobResult:
+        # The fork server made the job's token after forking the job and checks nothing itself;
+        # only lines carrying it count, and only if the "done" marker ends them.
+        records, finished, forged = parse_result_channel(answer.get("result", ""), answer["token"])
         return JobResult(
             outcome=answer["outcome"],
             exit_code=answer.get("exit_code"),

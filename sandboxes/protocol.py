@@ -18,6 +18,7 @@ class Job(BaseModel):
     program: str
     test_code: str = ""
     entry_point: str = ""
+    prelude: str = Field(default="", description="trusted code run before assert-style tests (the prompt)")
     cases: list[dict[str, JsonValue]] = Field(default_factory=list)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     memory_mb: int = Field(default=512, ge=32, le=8192)

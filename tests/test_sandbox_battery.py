@@ -117,13 +117,31 @@ BATTERY = [
         "",
     ),
     ("sys_exit_0_before_tests", ASSERT, "import sys\nsys.exit(0)\n", S.RUNTIME_ERROR, "SystemExit"),
-    ("os_exit_0_before_tests", ASSERT, "import os\nos._exit(0)\n", S.RUNTIME_ERROR, "did not finish"),
+    ("os_exit_0_before_tests", ASSERT, "import os\nos._exit(0)\n", S.RUNTIME_ERROR, "exited"),
+    ("os_exit_0_during_tests", ASSERT, "import os\ndef f():\n    os._exit(0)\n", S.RUNTIME_ERROR, "exited"),
     (
         "forged_marker",
         ASSERT,
         'import os\nprint(\'harness finished: all tests passed\')\nos.write(3, b\'x {"phase":"test","ok":true}\\nx {"done":true}\\n\')\nos._exit(0)\n',
         S.RUNTIME_ERROR,
+        "Bad file descriptor",
+    ),
+    (
+        "forged_marker_call_style",
+        CALL,
+        'import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b\'x {"case":0,"value":1}\\nx {"done":true}\\n\')\n'
+        "    except OSError:\n        pass\nos._exit(0)\n",
+        S.RUNTIME_ERROR,
         "did not finish",
+    ),
+    (
+        "harness_introspection",
+        ASSERT,
+        "import gc, os\nfor o in gc.get_objects():\n    if type(o).__name__ == 'Reporter':\n"
+        "        o.emit({'phase': 'test', 'ok': True})\n        o.emit({'done': True})\n        os._exit(0)\n"
+        "def f():\n    return 2\n",
+        S.WRONG,
+        "",
     ),
     (
         "always_equal_assert",
@@ -157,10 +175,10 @@ BATTERY = [
         "kill_everything",
         CALL,
         "import os\ntry:\n    os.kill(-1, 9)\nexcept ProcessLookupError:\n    pass\n" + GOOD,
-        S.PASS,
-        "",
+        S.RUNTIME_ERROR,  # it kills its own test process (PID 1, the server, is immune)
+        "SIGKILL",
     ),
-    ("kill_parent", CALL, "import os\nos.kill(os.getppid(), 9)\n" + GOOD, S.PASS, ""),
+    ("kill_test_process", CALL, "import os\nos.kill(os.getppid(), 9)\n" + GOOD, S.RUNTIME_ERROR, "SIGKILL"),
     ("read_server_memory", CALL, "open('/proc/1/mem', 'rb')\n", S.RUNTIME_ERROR, "PermissionError"),
     ("read_server_fds", CALL, "import os\nos.listdir('/proc/1/fd')\n", S.RUNTIME_ERROR, "PermissionError"),
     ("setuid_root", CALL, "import os\nos.setuid(0)\n", S.RUNTIME_ERROR, "PermissionError"),
@@ -230,7 +248,7 @@ LOOK = """import os
 def f():
     mine = os.path.basename(os.getcwd())
     seen = [n for n in os.listdir('/tmp') if n != mine] + os.listdir('/dev/shm')
-    procs = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())]
+    procs = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]
     return 1 if not seen and not procs else {'files': seen, 'procs': procs}
 """
 

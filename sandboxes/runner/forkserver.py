@@ -20,6 +20,7 @@ import json
 import math
 import os
 import resource
+import secrets
 import shutil
 import signal
 import sys
@@ -33,6 +34,7 @@ except ImportError:
     import harness  # type: ignore[no-redef]
 
 RESULT_FD = 3
+TOKEN_FD = 4
 EXCERPT = 8192
 WRITABLE = ("/tmp", "/dev/shm")
 JOB_ROOT = "/tmp"
@@ -119,13 +121,19 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
+    tok_r, tok_w = os.pipe()
     oom_before = oom_kills()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(job, workdir, out_w, err_w, res_w, timeout_s)  # never returns
-    for fd in (out_w, err_w, res_w):
+        _child(job, workdir, out_w, err_w, res_w, tok_r, timeout_s)  # never returns
+    for fd in (out_w, err_w, res_w, tok_r):
         os.close(fd)
+    # Made after the fork, so no memory the job (or its candidate process) inherited ever held it.
+    token = secrets.token_hex(16)
+    with contextlib.suppress(BrokenPipeError):  # the job died before reading it: it can report nothing
+        os.write(tok_w, token.encode())
+    os.close(tok_w)
     status: dict[str, Any] = {}
 
     def exited() -> bool:
@@ -156,6 +164,7 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
         outcome = "signaled"
     return {
         "id": job.get("id"),
+        "token": token,
         "outcome": outcome,
         "exit_code": status.get("code"),
         "signal": status.get("signal"),
@@ -173,7 +182,9 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
     }
 
 
-def _child(job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int, timeout_s: float) -> None:
+def _child(
+    job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int, tok_r: int, timeout_s: float
+) -> None:
     code = 71
     try:
         os.setsid()
@@ -183,7 +194,8 @@ def _child(job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.dup2(res_w, RESULT_FD)
-        os.closerange(RESULT_FD + 1, 65536)
+        os.dup2(tok_r, TOKEN_FD)
+        os.closerange(TOKEN_FD + 1, 65536)
         _limits(job, timeout_s)
         set_dumpable(1)
         with open("/proc/self/oom_score_adj", "w") as fh:  # the OOM killer takes the job, not the server
@@ -193,7 +205,7 @@ def _child(job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int
         sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        harness.run_job(job, RESULT_FD)
+        harness.run_job(job, RESULT_FD, TOKEN_FD)
         sys.stdout.flush()
         sys.stderr.flush()
         code = 0

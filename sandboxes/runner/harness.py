@@ -1,19 +1,24 @@
 """Runs one candidate's tests inside the job process and reports on the result channel.
 
 Standard library only: this file is copied into the runner image and also imported on the host by
-unit tests. It runs *after* the fork server has forked the job process, so the candidate shares this
-process. What it reports is therefore a claim, not proof; the host trusts a report only when every
-line carries the job's random token and the final line is the "done" marker, and it keeps expected
-outputs (stdio and call styles) to itself, so a candidate cannot forge a pass without computing the
-right answers. Assert-style tests (HumanEval) must run in-process: there ``==`` in asserts is
-rewritten to a type-strict comparison so that an object whose ``__eq__`` always says True fails.
+unit tests. The fork server has already forked this job process; it writes the job's random token
+into a pipe only *after* that fork, so no memory the candidate inherits ever held it.
+
+The candidate never shares a process with the token or the result channel. For assert and call
+styles its program runs in a process of its own, forked before the token is read and without the
+result channel; this test process (made non-dumpable, so the candidate cannot read its memory or
+fds through /proc) calls the candidate's function over a pipe, and return values cross as tagged
+plain data rebuilt as genuine builtins, so an object whose ``__eq__`` always says True cannot
+cross. Assert-style tests (HumanEval) then run here with ordinary Python semantics. For the stdio
+style each case runs in a forked process whose stdout is captured; it has no result channel either.
+Call and stdio expected outputs never enter the sandbox: they are compared on the host.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
+import ctypes
 import functools
 import json
 import os
@@ -23,73 +28,53 @@ import time
 import traceback
 from typing import Any
 
-EQ_HELPER = "__verifier_strict_eq__"
-_NUMBERS = frozenset({int, float, complex, bool})
-_SCALARS = _NUMBERS | {str, bytes, type(None)}
-_SETS = frozenset({set, frozenset})
-_PLAIN = _SCALARS | _SETS | {list, tuple, dict}
+PR_SET_DUMPABLE = 4
 
 
-# ---------------------------------------------------------------- type-strict comparison (assert style)
+# ---------------------------------------------------------------- tagged values (assert style)
 
 
-def strict_eq(a: Any, b: Any) -> bool:
-    """``a == b`` with builtin semantics, never calling a candidate-defined ``__eq__`` against a plain value."""
-    ta, tb = type(a), type(b)
-    if ta not in _PLAIN or tb not in _PLAIN:
-        if ta in _PLAIN or tb in _PLAIN:
-            return False  # a custom object compared with a plain expected value: do not ask its __eq__
-        return bool(a == b)  # both sides are the test's own types
-    if ta in _NUMBERS and tb in _NUMBERS:
-        return bool(a == b)
-    if ta in _SETS and tb in _SETS:
-        return _all_plain(a) and _all_plain(b) and a == b
-    if ta is not tb:
-        return False
-    if ta in (list, tuple):
-        return len(a) == len(b) and all(strict_eq(x, y) for x, y in zip(a, b, strict=True))
-    if ta is dict:
-        if len(a) != len(b) or not (_all_plain(a.keys()) and _all_plain(b.keys())):
-            return False
-        return all(k in b and strict_eq(v, b[k]) for k, v in a.items())
-    return bool(a == b)  # str, bytes, None
+def encode(value: Any, depth: int = 0) -> Any:
+    """A builtin value as JSON, by exact type, tagging what JSON lacks; anything else is refused."""
+    t = type(value)
+    if depth > 100:
+        raise ValueError("value nested too deeply")
+    if t in (bool, int, float, str) or value is None:
+        return value
+    if t is list:
+        return [encode(v, depth + 1) for v in value]
+    if t is tuple:
+        return {"tuple": [encode(v, depth + 1) for v in value]}
+    if t is dict:
+        return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+    if t in (set, frozenset):
+        return {t.__name__: [encode(v, depth + 1) for v in value]}
+    if t is bytes:
+        return {"bytes": value.hex()}
+    if t is complex:
+        return {"complex": [value.real, value.imag]}
+    raise TypeError(f"a value of type {t.__name__} cannot leave the candidate process")
 
 
-def _all_plain(values: Any) -> bool:
-    for v in values:
-        t = type(v)
-        if (
-            t not in _SCALARS
-            and not (t is tuple and _all_plain(v))
-            and not (t is frozenset and _all_plain(v))
-        ):
-            return False
-    return True
-
-
-class _StrictAsserts(ast.NodeTransformer):
-    """Rewrites ``x == y`` / ``x != y`` inside ``assert`` statements to calls of the strict helper."""
-
-    def visit_Assert(self, node: ast.Assert) -> ast.Assert:
-        node.test = _StrictCompare().visit(node.test)
-        return node
-
-
-class _StrictCompare(ast.NodeTransformer):
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
-        if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
-            return node
-        call = ast.Call(
-            func=ast.Name(id=EQ_HELPER, ctx=ast.Load()), args=[node.left, node.comparators[0]], keywords=[]
-        )
-        out: ast.AST = call if isinstance(node.ops[0], ast.Eq) else ast.UnaryOp(op=ast.Not(), operand=call)
-        return ast.copy_location(out, node)
-
-
-def strict_asserts(source: str) -> ast.Module:
-    tree = _StrictAsserts().visit(ast.parse(source))
-    return ast.fix_missing_locations(tree)
+def decode(data: Any) -> Any:
+    if isinstance(data, list):
+        return [decode(v) for v in data]
+    if not isinstance(data, dict):
+        return data
+    (tag, body), *_ = data.items()
+    if tag == "tuple":
+        return tuple(decode(v) for v in body)
+    if tag == "dict":
+        return {decode(k): decode(v) for k, v in body}
+    if tag == "set":
+        return {decode(v) for v in body}
+    if tag == "frozenset":
+        return frozenset(decode(v) for v in body)
+    if tag == "bytes":
+        return bytes.fromhex(body)
+    if tag == "complex":
+        return complex(*body)
+    raise ValueError(f"unknown tag {tag!r}")
 
 
 # ---------------------------------------------------------------- plain JSON values (call style)
@@ -119,12 +104,10 @@ class Reporter:
 
     def __init__(self, token: str, fd: int):
         self._prefix = (token + " ").encode()
-        self._fd = fd
+        self.fd = fd
 
     def emit(self, record: dict[str, Any]) -> None:
-        data = self._prefix + json.dumps(record, separators=(",", ":")).encode() + b"\n"
-        while data:
-            data = data[os.write(self._fd, data) :]
+        _write_all(self.fd, self._prefix + json.dumps(record, separators=(",", ":")).encode() + b"\n")
 
 
 def describe(exc: BaseException) -> dict[str, Any]:
@@ -146,18 +129,37 @@ def _tail_traceback() -> str:
 # ---------------------------------------------------------------- modes
 
 
-def run_job(job: dict[str, Any], result_fd: int) -> None:
-    report = Reporter(job["token"], result_fd)
+def run_job(job: dict[str, Any], result_fd: int, token_fd: int) -> None:
+    """Run the job's tests; the token is read from ``token_fd`` only after the candidate is isolated."""
     mode = job["mode"]
-    if mode == "assert":
-        _run_assert(job, report)
-    elif mode == "call":
-        _run_call(job, report)
+    candidate = None
+    if mode in ("assert", "call"):
+        candidate = CandidateProcess(job["program"], close_fds=(result_fd, token_fd))
+    set_dumpable(0)  # candidates run as our uid: keep them out of our memory and fds
+    report = Reporter(read_token(token_fd), result_fd)
+    if mode == "assert" and candidate is not None:
+        _run_assert(job, candidate, report)
+    elif mode == "call" and candidate is not None:
+        _run_call(job, candidate, report)
     elif mode == "stdio":
         _run_stdio(job, report)
     else:
         report.emit({"phase": "harness", "error": "UnknownMode", "message": str(mode)})
     report.emit({"done": True})
+
+
+def read_token(fd: int) -> str:
+    data = b""
+    while chunk := os.read(fd, 64):
+        data += chunk
+    os.close(fd)
+    return data.decode()
+
+
+def set_dumpable(flag: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl(PR_SET_DUMPABLE, {flag}) failed")
 
 
 def _compile_program(job: dict[str, Any], report: Reporter) -> Any:
@@ -168,58 +170,186 @@ def _compile_program(job: dict[str, Any], report: Reporter) -> Any:
         return None
 
 
-def _exec_program(code: Any, report: Reporter) -> dict[str, Any] | None:
-    namespace: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
-    try:
-        exec(code, namespace)
-    except BaseException as e:  # noqa: BLE001 - every failure of the candidate is a verdict, SystemExit included
-        report.emit({"phase": "program", **describe(e), "traceback": _tail_traceback()})
-        return None
-    return namespace
-
-
-def _run_assert(job: dict[str, Any], report: Reporter) -> None:
-    code = _compile_program(job, report)
-    if code is None:
+def _run_assert(job: dict[str, Any], candidate: CandidateProcess, report: Reporter) -> None:
+    if candidate.failure is not None:
+        report.emit(candidate.failure)
         return
+    # The test namespace: the problem's prompt (trusted bank text: its helpers, e.g. HumanEval's
+    # ``poly``, are used by some tests), the test code, and the entry point bound to the proxy
+    # (some tests call it by name, as HumanEval's shared namespace allowed).
+    entry = job["entry_point"]
+    proxy = candidate.function(entry)
+    namespace: dict[str, Any] = {"__name__": "tests", "__builtins__": builtins}
     try:
-        tests = compile(strict_asserts(job["test_code"]), "<tests>", "exec")
-    except SyntaxError as e:
+        exec(compile(job.get("prelude", ""), "<prompt>", "exec"), namespace)
+        exec(compile(job["test_code"], "<tests>", "exec"), namespace)
+        check = namespace["check"]
+    except BaseException as e:  # noqa: BLE001 - broken bank tests are reported, not raised
         report.emit({"phase": "harness", **describe(e)})
         return
-    namespace = _exec_program(code, report)
-    if namespace is None:
-        return
-    entry = job["entry_point"]
+    namespace[entry] = proxy
     try:
-        namespace[EQ_HELPER] = strict_eq
-        exec(tests, namespace)
-        if entry not in namespace:
-            raise NameError(f"entry point {entry!r} is not defined")
-        namespace["check"](namespace[entry])
+        check(proxy)
     except BaseException as e:  # noqa: BLE001
         report.emit({"phase": "test", **describe(e), "traceback": _tail_traceback()})
         return
     report.emit({"phase": "test", "ok": True})
 
 
-def _run_call(job: dict[str, Any], report: Reporter) -> None:
-    code = _compile_program(job, report)
-    if code is None:
+class BadValue(AssertionError):
+    """The candidate returned something that cannot leave its process (not a builtin value)."""
+
+
+class CandidateGone(Exception):
+    """The candidate process exited or broke the call protocol during the tests."""
+
+
+class CandidateProcess:
+    """The candidate's program in a forked process that answers calls over a pair of pipes."""
+
+    def __init__(self, program: str, close_fds: tuple[int, ...]):
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in (req_w, resp_r, *close_fds):
+                    os.close(fd)
+                _serve(program, req_r, resp_w)
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(0)
+        os.close(req_r)
+        os.close(resp_w)
+        self.pid = pid
+        self._req = req_w
+        self._resp = LineReader(resp_r)
+        first = self._receive()
+        self.failure: dict[str, Any] | None = None
+        if first is None:
+            self.failure = {
+                "phase": "program",
+                "error": "SystemExit",
+                "message": "the program exited while loading",
+            }
+        elif not first.get("ready"):
+            self.failure = first
+
+    def function(self, name: str) -> Any:
+        def candidate(*args: Any, **kwargs: Any) -> Any:
+            return self.call(name, args, kwargs)
+
+        return candidate
+
+    def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        request = {"call": name, "args": encode(list(args)), "kwargs": encode(kwargs)}
+        try:
+            _write_all(self._req, json.dumps(request).encode() + b"\n")
+        except OSError as e:
+            raise CandidateGone("the candidate process is gone") from e
+        reply = self._receive()
+        if reply is None:
+            raise CandidateGone("the candidate process exited during the tests")
+        if "bad_value" in reply:  # e.g. an always-equal object: a wrong answer, like a failed assert
+            raise BadValue(reply["bad_value"])
+        if "error" in reply:
+            raise _rebuild_exception(reply)
+        return decode(reply["value"])
+
+    def _receive(self) -> dict[str, Any] | None:
+        line = self._resp.readline()
+        if line is None:
+            return None
+        try:
+            reply = json.loads(line)
+        except ValueError as e:
+            raise CandidateGone("the candidate process sent garbage") from e
+        if not isinstance(reply, dict):
+            raise CandidateGone("the candidate process sent garbage")
+        return reply
+
+
+def _serve(program: str, req_r: int, resp_w: int) -> None:
+    """In the candidate process: load the program, then answer calls until the pipe closes."""
+
+    def send(record: dict[str, Any]) -> None:
+        _write_all(resp_w, json.dumps(record, separators=(",", ":")).encode() + b"\n")
+
+    try:
+        code = compile(program, "<candidate>", "exec")
+    except (SyntaxError, ValueError) as e:
+        send({"phase": "compile", **describe(e)})
         return
-    namespace = _exec_program(code, report)
-    if namespace is None:
+    namespace: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
+    try:
+        exec(code, namespace)
+    except BaseException as e:  # noqa: BLE001 - SystemExit included
+        send({"phase": "program", **describe(e), "traceback": _tail_traceback()})
         return
-    fn = namespace.get(job["entry_point"])
-    if not callable(fn):
-        report.emit(
-            {"phase": "program", "error": "NameError", "message": f"{job['entry_point']!r} is not defined"}
-        )
+    send({"ready": True})
+    requests = LineReader(req_r)
+    while (line := requests.readline()) is not None:
+        request = json.loads(line)
+        fn = namespace.get(request["call"])
+        try:
+            if not callable(fn):
+                raise NameError(f"{request['call']!r} is not defined")
+            value = fn(*decode(request["args"]), **decode(request["kwargs"]))
+        except BaseException as e:  # noqa: BLE001
+            send(describe(e))
+            continue
+        try:
+            send({"value": encode(value)})
+        except (TypeError, ValueError, RecursionError) as e:
+            send({"bad_value": describe(e)["message"]})
+
+
+def _rebuild_exception(reply: dict[str, Any]) -> BaseException:
+    """The candidate's exception as the same builtin type (tests may expect e.g. ValueError)."""
+    kind = getattr(builtins, str(reply.get("error")), None)
+    message = str(reply.get("message", ""))
+    if isinstance(kind, type) and issubclass(kind, Exception) and kind is not AssertionError:
+        try:
+            return kind(message)
+        except TypeError:  # an exception class with a different constructor
+            pass
+    return RuntimeError(f"{reply.get('error')}: {message}")
+
+
+class LineReader:
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._buf = b""
+
+    def readline(self) -> bytes | None:
+        while b"\n" not in self._buf:
+            chunk = os.read(self._fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _run_call(job: dict[str, Any], candidate: CandidateProcess, report: Reporter) -> None:
+    if candidate.failure is not None:
+        report.emit(candidate.failure)
         return
     for i, case in enumerate(job["cases"]):
         started = time.perf_counter()
         try:
-            value = fn(*case.get("args", []), **case.get("kwargs", {}))
+            value = candidate.call(job["entry_point"], tuple(case.get("args", [])), case.get("kwargs", {}))
+        except BadValue as e:
+            report.emit({"case": i, "bad_value": str(e), "seconds": time.perf_counter() - started})
+            continue
         except BaseException as e:  # noqa: BLE001
             report.emit({"case": i, **describe(e), "seconds": time.perf_counter() - started})
             continue
@@ -242,7 +372,12 @@ def _run_stdio(job: dict[str, Any], report: Reporter) -> None:
         stdin_path = os.path.abspath(f"stdin-{i}.txt")
         with open(stdin_path, "w", encoding="utf-8") as fh:
             fh.write(case.get("stdin", ""))
-        out = run_forked(functools.partial(_exec_main, code, stdin_path), budget=budget, deadline=None)
+        out = run_forked(
+            functools.partial(_exec_main, code, stdin_path),
+            budget=budget,
+            deadline=None,
+            close_fds=(report.fd,),
+        )
         budget -= len(out.stdout) + len(out.stderr)
         report.emit(
             {
@@ -287,7 +422,9 @@ class Finished:
         self.timed_out = False
 
 
-def run_forked(body: Any, *, budget: int, deadline: float | None) -> Finished:
+def run_forked(
+    body: Any, *, budget: int, deadline: float | None, close_fds: tuple[int, ...] = ()
+) -> Finished:
     """Run ``body()`` in a forked child with stdout/stderr on pipes read under a byte budget."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -299,7 +436,7 @@ def run_forked(body: Any, *, budget: int, deadline: float | None) -> Finished:
         try:
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            for fd in (out_r, out_w, err_r, err_w):
+            for fd in (out_r, out_w, err_r, err_w, *close_fds):
                 os.close(fd)
             sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115

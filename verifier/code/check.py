@@ -6,6 +6,7 @@ Without an explicit ``sandbox``, a shared warm pool is started on first use and 
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +29,8 @@ def default_sandbox() -> SandboxPool:
     global _default_pool
     with _default_lock:
         if _default_pool is None:
-            pool = SandboxPool().start()
+            # VERIFIER_SANDBOX_RUNTIME=runsc runs the pool under gVisor where it is installed.
+            pool = SandboxPool(runtime=os.environ.get("VERIFIER_SANDBOX_RUNTIME") or None).start()
             atexit.register(pool.close)
             _default_pool = pool
         return _default_pool

@@ -123,7 +123,7 @@ def _assert(records: list[dict[str, Any]]) -> tuple[CodeStatus, str, str, tuple[
     if test.get("ok"):
         return CodeStatus.PASS, "all asserts passed", "asserts", (TestResult(0, True),)
     reason = _err(test)
-    if test.get("error") == "AssertionError":
+    if test.get("error") in ("AssertionError", "BadValue"):  # BadValue: a non-builtin return value
         return CodeStatus.WRONG, f"assertion failed: {reason}", "asserts", (TestResult(0, False, reason),)
     return (
         CodeStatus.RUNTIME_ERROR,

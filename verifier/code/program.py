@@ -63,8 +63,10 @@ def job_for(problem: CodeProblem, code: str, output_limit: int = OUTPUT_LIMIT) -
     cases: list[dict[str, JsonValue]] = []
     entry_point = ""
     test_code = ""
+    prelude = ""
     if isinstance(tests, AssertTests):
         mode, test_code, entry_point = "assert", tests.code, tests.entry_point
+        prelude = problem.prompt if parses(problem.prompt) else ""
     elif isinstance(tests, CallTests):
         mode, entry_point = "call", tests.entry_point
         cases = [{"args": c.args, "kwargs": c.kwargs} for c in tests.cases]  # expected values stay here
@@ -78,6 +80,7 @@ def job_for(problem: CodeProblem, code: str, output_limit: int = OUTPUT_LIMIT) -
         program=program,
         test_code=test_code,
         entry_point=entry_point,
+        prelude=prelude,
         cases=cases,
         timeout_s=problem.limits.timeout_s,
         memory_mb=problem.limits.memory_mb,

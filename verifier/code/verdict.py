@@ -49,6 +49,23 @@ class CodeVerdict:
     def infrastructure_failure(self) -> bool:
         return self.status is CodeStatus.SANDBOX_ERROR
 
+    @property
+    def extracted(self) -> str | None:
+        """The program taken from the completion (the same name as the math verdict's field)."""
+        return self.code
+
+    def details(self) -> dict[str, Any]:
+        """Per-test results, output excerpts and timings: ``VerdictRecord.details`` in chains.jsonl."""
+        return {
+            "tests": [
+                {"index": t.index, "passed": t.passed, "reason": t.reason, "seconds": t.seconds}
+                for t in self.tests
+            ],
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "timings": self.timings,
+        }
+
     def to_record(self) -> dict[str, Any]:
         """The shape of ``VerdictRecord`` (chains.jsonl)."""
         return {
@@ -57,13 +74,5 @@ class CodeVerdict:
             "extracted": self.code,
             "rule": self.rule or None,
             "reason": self.reason,
-            "details": {
-                "tests": [
-                    {"index": t.index, "passed": t.passed, "reason": t.reason, "seconds": t.seconds}
-                    for t in self.tests
-                ],
-                "stdout": self.stdout,
-                "stderr": self.stderr,
-                "timings": self.timings,
-            },
+            "details": self.details(),
         }
