@@ -156,12 +156,16 @@ class MathPool:
 
     def compare(self, gold: str, pred: str, *, timeout_s: float) -> Decision:
         """Run the full comparison of (gold, pred) in a worker, within ``timeout_s`` of work."""
+        return self.run({"op": "compare", "gold": gold, "pred": pred}, timeout_s=timeout_s)
+
+    def run(self, task: dict[str, str], *, timeout_s: float) -> Decision:
+        """Send one task (``compare``, or ``sleep`` for tests of the deadline) to an idle worker."""
         self._ensure_started()
         worker = self._idle.get()
         try:
             if not worker.ready:
                 self._await_ready(worker)
-            worker.send({"op": "compare", "gold": gold, "pred": pred})
+            worker.send(task)
             result = worker.read(time.monotonic() + timeout_s)
             if result is None:
                 with self._lock:

@@ -12,6 +12,7 @@ import json
 import os
 import resource
 import sys
+import time
 from typing import Any
 
 
@@ -26,8 +27,9 @@ def _cap_memory(memory_mb: int) -> None:
 def _answer(task: dict[str, Any]) -> dict[str, Any]:
     from verifier.math.symbolic import compare_full
 
-    if task.get("op") == "ping":
-        return {"status": "ok"}
+    if task.get("op") == "sleep":  # a task that is slow on purpose: tests of the deadline
+        time.sleep(float(task.get("seconds", 0)))
+        return {"status": "correct", "rule": "sleep", "reason": "slept"}
     if task.get("op") != "compare":
         return {"status": "error", "rule": None, "reason": f"unknown op {task.get('op')!r}"}
     decision = compare_full(str(task["gold"]), str(task["pred"]))
