@@ -145,6 +145,8 @@ def run_job(job: dict[str, Any], result_fd: int, token_fd: int) -> None:
         _run_stdio(job, report)
     else:
         report.emit({"phase": "harness", "error": "UnknownMode", "message": str(mode)})
+    if candidate is not None:
+        candidate.close()  # let it exit now, or the fork server counts it as a leftover process
     report.emit({"done": True})
 
 
@@ -258,6 +260,13 @@ class CandidateProcess:
         if "error" in reply:
             raise _rebuild_exception(reply)
         return decode(reply["value"])
+
+    def close(self) -> None:
+        """End the request stream; the candidate process exits when it reads EOF."""
+        with contextlib.suppress(OSError):
+            os.close(self._req)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
     def _receive(self) -> dict[str, Any] | None:
         line = self._resp.readline()
