@@ -132,7 +132,7 @@ BATTERY = [
         'import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b\'x {"case":0,"value":1}\\nx {"done":true}\\n\')\n'
         "    except OSError:\n        pass\nos._exit(0)\n",
         S.RUNTIME_ERROR,
-        "did not finish",
+        "CandidateGone",
     ),
     (
         "harness_introspection",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from sandboxes import ContainerLimits, hardened_config
@@ -71,3 +75,13 @@ def test_build_is_idempotent(docker_client) -> None:
     assert is_up_to_date(docker_client)
     again = build_runner(docker_client, log=lambda _m: None)
     assert again.built is False and again.digest == runner_hash() and again.image == RUNNER_IMAGE
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("command", [["build"], ["doctor"]])
+def test_sandbox_cli(docker_client, command: list[str]) -> None:
+    verify = Path(sys.executable).parent / "verify"
+    assert verify.exists(), "the project is installed with its console script (scripts/bootstrap.sh)"
+    done = subprocess.run([str(verify), "sandbox", *command], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("up to date" in done.stdout) if command == ["build"] else ("sandbox: healthy" in done.stdout)

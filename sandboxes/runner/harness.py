@@ -229,8 +229,12 @@ class CandidateProcess:
         self.pid = pid
         self._req = req_w
         self._resp = LineReader(resp_r)
-        first = self._receive()
         self.failure: dict[str, Any] | None = None
+        try:
+            first = self._receive()
+        except CandidateGone as e:
+            self.failure = {"phase": "program", "error": "CandidateGone", "message": str(e)}
+            return
         if first is None:
             self.failure = {
                 "phase": "program",
