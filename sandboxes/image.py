@@ -137,12 +137,13 @@ def choose_base(client: docker.DockerClient, log: Log = print) -> str:
         log(
             f"cannot pull {DEFAULT_BASE} ({str(e).splitlines()[0][:160]}); building a local base with debootstrap"
         )
-    build_debootstrap_base(client, log)
-    return LOCAL_BASE
+    return build_debootstrap_base(client, log)
 
 
-def build_debootstrap_base(client: docker.DockerClient, log: Log = print, tag: str = LOCAL_BASE) -> None:
-    """Debian minbase + python3, imported as ``tag``. Needs root and debootstrap (installed when missing)."""
+def build_debootstrap_base(client: docker.DockerClient, log: Log = print, tag: str | None = None) -> str:
+    """Debian minbase + python3, imported as ``tag`` (default ``LOCAL_BASE``), which is returned.
+    Needs root and debootstrap (installed when missing)."""
+    tag = tag or LOCAL_BASE
     if os.geteuid() != 0:
         raise RuntimeError(
             f"no base image: {DEFAULT_BASE} cannot be pulled and building {tag} with debootstrap needs root"
@@ -176,3 +177,4 @@ def build_debootstrap_base(client: docker.DockerClient, log: Log = print, tag: s
             tar.stdout.close()
             if tar.wait() != 0:
                 raise RuntimeError("tar of the debootstrap root failed")
+    return tag

@@ -139,14 +139,16 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
     def exited() -> bool:
         return _reap(pid, status)
 
-    # The result channel carries stdio outputs and call return values: allow it twice the budget.
+    # The budget is for stdout + stderr. The result channel carries stdio outputs (already held to
+    # the budget by the harness) and return values as JSON, whose escapes can grow bytes up to 6x.
     pumped = harness.pump(
         {"stdout": out_r, "stderr": err_r, "result": res_r},
-        budget=2 * budget + 65536,
+        budget=budget,
         deadline=started + timeout_s,
         exited=exited,
+        caps={"result": 6 * budget + 65536},
     )
-    over = pumped.over_budget or len(pumped.data["stdout"]) + len(pumped.data["stderr"]) > budget
+    over = pumped.over_budget
     if "code" not in status:
         _kill_group(pid)
         while not _reap(pid, status):

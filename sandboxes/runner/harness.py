@@ -501,19 +501,28 @@ class Pumped:
 
 
 def pump(
-    fds: dict[str, int], *, budget: int, deadline: float | None, exited: Any, grace_s: float = 0.05
+    fds: dict[str, int],
+    *,
+    budget: int,
+    deadline: float | None,
+    exited: Any,
+    grace_s: float = 0.05,
+    caps: dict[str, int] | None = None,
 ) -> Pumped:
-    """Read the pipes until EOF, the child's exit (plus a short grace), the budget or the deadline.
+    """Read the pipes until EOF, the child's exit (plus a short grace), a budget or the deadline.
 
-    The budget counts bytes as they arrive, so 1 GB of output is stopped at the budget, not buffered.
-    A background process that keeps a pipe open cannot stall us: after the child exits we stop
-    reading after ``grace_s``. Every fd is closed on return.
+    ``budget`` bounds the bytes of all streams together, except those with their own limit in
+    ``caps``. Bytes are counted as they arrive, so 1 GB of output is stopped at the budget, not
+    buffered. A background process that keeps a pipe open cannot stall us: after the child exits
+    we stop reading after ``grace_s``. Every fd is closed on return.
     """
+    caps = caps or {}
     res = Pumped(list(fds))
     parts: dict[int, list[bytes]] = {fd: [] for fd in fds.values()}
     names = {fd: n for n, fd in fds.items()}
     open_fds = set(fds.values())
     total = 0
+    own = {fd: 0 for fd in fds.values()}
     child_gone_at: float | None = None
     try:
         while open_fds:
@@ -534,9 +543,15 @@ def pump(
                 if not chunk:
                     open_fds.discard(fd)
                     continue
-                total += len(chunk)
-                if total > budget:
-                    parts[fd].append(chunk[: max(0, len(chunk) - (total - budget))])
+                name = names[fd]
+                if name in caps:
+                    own[fd] += len(chunk)
+                    used, limit = own[fd], caps[name]
+                else:
+                    total += len(chunk)
+                    used, limit = total, budget
+                if used > limit:
+                    parts[fd].append(chunk[: max(0, len(chunk) - (used - limit))])
                     res.over_budget = True
                     open_fds.clear()
                     break
