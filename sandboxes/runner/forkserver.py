@@ -180,7 +180,8 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
         "oom_kills": ooms,
         "strays": strays,
         "dirty": dirty,
-        "recycle": outcome != "exited" or dirty or strays > 0,
+        # Any kill, crash of the job process, leftover process or file: start from a fresh container.
+        "recycle": outcome != "exited" or status.get("code") != 0 or dirty or strays > 0,
     }
 
 
