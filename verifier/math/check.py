@@ -7,6 +7,7 @@ guards and go to a pool worker for the symbolic stage.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from verifier.math.compare import Decision, compare
@@ -32,22 +33,45 @@ def _decide(gold: str, answer: str, timeout_s: float, pool: MathPool | None) -> 
 
 
 def _verdict(ext: Extraction, decisions: list[Decision]) -> MathVerdict:
-    final = decisions[-1]
-    if len(decisions) == 1:
+    """Combine the decisions on an output's answers (the final answer's first, then the others
+    until one is not correct) into one verdict."""
+    final, last = decisions[0], decisions[-1]
+    if len(ext.answers) == 1:
         return MathVerdict(final.status, ext.answer, final.rule, final.reason)
-    statuses = {d.status for d in decisions}
     shown = " | ".join(ext.answers)
-    if statuses == {MathStatus.CORRECT}:
+    if last.status is MathStatus.CORRECT:
         return MathVerdict(
-            MathStatus.CORRECT, ext.answer, final.rule, f"all {len(decisions)} answers match: {shown}"
+            MathStatus.CORRECT, ext.answer, final.rule, f"all {len(ext.answers)} answers match: {shown}"
         )
-    if MathStatus.WRONG in statuses:
-        rule = "conflicting-answers" if MathStatus.CORRECT in statuses else final.rule
+    if last.status is MathStatus.WRONG:
+        rule = final.rule if last is final else "conflicting-answers"
         return MathVerdict(
-            MathStatus.WRONG, ext.answer, rule, f"{len(decisions)} different {ext.anchor} answers: {shown}"
+            MathStatus.WRONG, ext.answer, rule, f"{len(ext.answers)} different {ext.anchor} answers: {shown}"
         )
-    other = next(d for d in decisions if d.status is not MathStatus.CORRECT)
-    return MathVerdict(other.status, ext.answer, other.rule, other.reason)
+    return MathVerdict(
+        last.status, ext.answer, last.rule, f"one of {len(ext.answers)} answers: {last.reason}"
+    )
+
+
+def _check_output(
+    gold: str, ext: Extraction, decided: dict[str, Decision], timeout_s: float, pool: MathPool | None
+) -> MathVerdict:
+    """All of one output's answers share one time budget, so a verdict never takes much longer
+    than ``timeout_s`` however many answers the output states."""
+    deadline = time.monotonic() + timeout_s
+    decisions: list[Decision] = []
+    for answer in (ext.answers[-1], *ext.answers[:-1]):
+        decision = decided.get(answer)
+        if decision is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                decision = Decision(MathStatus.TIMEOUT, "deadline", f"no time left within {timeout_s:g} s")
+            else:
+                decision = decided[answer] = _decide(gold, answer, remaining, pool)
+        decisions.append(decision)
+        if decision.status is not MathStatus.CORRECT:
+            break
+    return _verdict(ext, decisions)
 
 
 def check_answer(
@@ -98,10 +122,5 @@ def check_math_many(
         if not ext.answers:
             verdicts.append(MathVerdict(MathStatus.NO_ANSWER, None, None, ext.reason))
             continue
-        decisions = []
-        for answer in ext.answers:
-            if answer not in decided:
-                decided[answer] = _decide(gold, answer, timeout_s, pool)
-            decisions.append(decided[answer])
-        verdicts.append(_verdict(ext, decisions))
+        verdicts.append(_check_output(gold, ext, decided, timeout_s, pool))
     return verdicts

@@ -17,14 +17,19 @@ several *different* anchored answers not correct.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 # Past this, an output is not a chain of thought but a runaway generation; scan only its tail,
 # which is where a final answer sits.
 MAX_SCAN_CHARS = 200_000
 
-# "#### 42" but not "######" runs or Markdown headings ("#### Step 1: ...").
-_GSM = re.compile(r"(?<!#)####(?!#)(?![ \t]*[A-Za-z]{3})[ \t]*([^\n]*\d[^\n]*)")
+# "#### 42" but not "######" runs or Markdown headings ("#### Step 1: ..."). Bounded repeats keep
+# every regex here linear in the length of the output.
+_GSM = re.compile(r"(?<!#)####(?!#)[ \t]{0,20}([^\n]{0,300})")
+_HEADING = re.compile(r"[A-Za-z]{3}")
+# An output with more anchored answers than this is conflicting anyway; comparing them all is waste.
+MAX_ANSWERS = 10
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)\b\s*")
 _FINAL = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?[ \t]*", re.IGNORECASE)
 _ANSWER_IS = re.compile(r"\banswer\s+is\s*:?[ \t]*", re.IGNORECASE)
@@ -96,21 +101,31 @@ def _after_anchor(text: str, start: int) -> str:
 
 
 def _distinct(items: list[str]) -> tuple[str, ...]:
+    """Distinct non-empty answers in order; the last ``MAX_ANSWERS`` of them."""
     seen: dict[str, None] = {}
     for item in items:
         key = item.strip()
         if key and not _EMPTY_BOX.match(key):
             seen.setdefault(key, None)
-    return tuple(seen)
+    return tuple(seen)[-MAX_ANSWERS:]
+
+
+def _gsm_answer(text: str) -> str | None:
+    """The first ``#### N`` whose text has a digit and is not a heading."""
+    for m in _GSM.finditer(text):
+        answer = m.group(1).strip()
+        if any(ch.isdigit() for ch in answer) and not _HEADING.match(answer):
+            return answer
+    return None
 
 
 def extract_answer(text: str, *, require_anchor: bool = True) -> Extraction:
     """The anchored final answer(s) of a model output; see the module docstring for the rules."""
     if len(text) > MAX_SCAN_CHARS:
         text = text[-MAX_SCAN_CHARS:]
-    gsm = _GSM.search(text)
-    if gsm and gsm.group(1).strip():
-        return Extraction((gsm.group(1).strip(),), "gsm", "found '#### ...' (text after it ignored)")
+    gsm = _gsm_answer(text)
+    if gsm:
+        return Extraction((gsm,), "gsm", "found '#### ...' (text after it ignored)")
     boxed = _distinct(boxed_contents(text))
     if boxed:
         return Extraction(boxed, "boxed", "found \\boxed{...}")
@@ -119,7 +134,8 @@ def extract_answer(text: str, *, require_anchor: bool = True) -> Extraction:
         ("answer-is", _ANSWER_IS, "'the answer is ...'"),
         ("answer-is", _ANSWER_LINE, "an 'Answer: ...' / 'A: ...' line"),
     ):
-        said = _distinct([_after_anchor(text, m.end()) for m in pattern.finditer(text)])
+        last_matches = deque(pattern.finditer(text), maxlen=4 * MAX_ANSWERS)
+        said = _distinct([_after_anchor(text, m.end()) for m in last_matches])
         if said:
             return Extraction(said, anchor, f"found {what}")
     if not require_anchor:
