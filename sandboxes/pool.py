@@ -99,7 +99,7 @@ class SandboxPool:
             self._client.images.get(self.image)
         except ImageNotFound as e:
             raise InfraError(f"runner image {self.image} not found: run `verify sandbox build`") from e
-        except DockerException as e:
+        except (DockerException, OSError) as e:  # OSError: requests' connection errors derive from it
             raise InfraError(f"Docker engine unreachable: {e}") from e
         self._background = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sandbox-recycle")
         futures = [self._background.submit(self._new_worker) for _ in range(self.size)]
@@ -128,7 +128,7 @@ class SandboxPool:
         if self._client is not None:
             try:
                 remove_session(self._client, self.session)  # anything a failed start left behind
-            except DockerException as e:
+            except (DockerException, OSError) as e:
                 log.warning("final sweep of session %s failed: %s", self.session, e)
             if self._own_client:
                 self._client.close()
@@ -258,6 +258,6 @@ class SandboxPool:
     def _close_worker(self, worker: Worker) -> None:
         try:
             worker.close()
-        except DockerException as e:
+        except (DockerException, OSError) as e:
             self.stats["close_errors"] += 1
             log.warning("could not remove container %s: %s", worker.id[:12], e)

@@ -51,7 +51,7 @@ def _client():  # type: ignore[no-untyped-def]
     try:
         client = docker.from_env(timeout=600)
         client.ping()
-    except DockerException as e:
+    except (DockerException, OSError) as e:  # OSError: requests' connection errors derive from it
         err_console.print(f"no Docker engine answers: {e}")
         raise typer.Exit(EXIT_FAILED) from None
     return client

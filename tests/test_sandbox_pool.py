@@ -1,0 +1,65 @@
+"""Pool behaviour: infrastructure failures are retried on a fresh container, a candidate's failure
+never is, and an unreachable engine is a sandbox_error verdict, never a wrong answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import docker
+import pytest
+
+from sandboxes import InfraError, Job, SandboxPool
+from sandboxes.reaper import SESSION
+from verifier.code import CodeStatus, check_code
+
+pytestmark = pytest.mark.docker
+
+SLOW_OK = Job(
+    mode="call",
+    program="import time\ndef f():\n    time.sleep(1.0)\n    return 1\n",
+    entry_point="f",
+    cases=[{}],
+)
+
+
+def test_container_killed_mid_job_is_retried_on_a_fresh_one(docker_client) -> None:
+    with SandboxPool(size=1, client=docker_client) as pool:
+        result: dict = {}
+        worker = threading.Thread(target=lambda: result.update(r=pool.run(SLOW_OK)))
+        worker.start()
+        time.sleep(0.4)  # the job is running (this sleep orders events; nothing is timed)
+        for c in docker_client.containers.list(filters={"label": f"{SESSION}={pool.session}"}):
+            c.kill()
+        worker.join(timeout=60)
+        r = result["r"]
+        assert r.outcome == "exited" and r.finished and r.records[0]["value"] == 1
+        assert r.attempts == 2
+        assert pool.stats["infra_retry"] == 1
+
+
+def test_a_candidate_failure_is_not_retried(sandbox_pool) -> None:
+    r = sandbox_pool.run(
+        Job(mode="call", program="while True:\n    pass\n", entry_point="f", cases=[{}], timeout_s=1)
+    )
+    assert r.outcome == "timeout" and r.attempts == 1 and r.recycled
+
+
+def test_unreachable_engine_is_a_sandbox_error(monkeypatch) -> None:
+    client = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    with pytest.raises(InfraError):
+        SandboxPool(size=1, client=client).start()
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    verdict = check_code(
+        problem=PROBLEM, completion="def f():\n    return 1\n"
+    )  # the default pool cannot start
+    assert verdict.status is CodeStatus.SANDBOX_ERROR and not verdict.correct
+    assert "unreachable" in verdict.reason
+
+
+PROBLEM = {
+    "id": "p",
+    "kind": "code",
+    "prompt": "Write f() returning 1.",
+    "tests": {"style": "call", "entry_point": "f", "cases": [{"expected": 1}]},
+}
