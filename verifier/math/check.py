@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from verifier.math.compare import Decision, compare
 from verifier.math.extract import Extraction, extract_answer
-from verifier.math.guards import MAX_ANSWER_CHARS, guard
+from verifier.math.guards import guard, size_guard
 from verifier.math.normalize import normalize
 from verifier.math.pool import MathPool, default_pool
 from verifier.math.verdict import MathStatus, MathVerdict
@@ -21,8 +21,9 @@ DEFAULT_TIMEOUT_S = 5.0
 
 
 def _decide(gold: str, answer: str, timeout_s: float, pool: MathPool | None) -> Decision:
-    if len(answer) > MAX_ANSWER_CHARS and answer.strip() != gold.strip():
-        return Decision(MathStatus.UNPARSEABLE, "guard", f"guard: answer is {len(answer)} characters")
+    too_big = size_guard(answer) if answer.strip() != gold.strip() else None
+    if too_big is not None:
+        return Decision(too_big[0], "guard", too_big[1])
     decision = compare(gold, answer)
     if decision is not None:
         return decision

@@ -114,14 +114,16 @@ def exact_number(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
 
 def assignment(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     """``x = 3`` vs ``3``: a lone variable on the left of one side only is dropped."""
-    gv, pv = strip_assignment(g), strip_assignment(p)
-    if (gv is None) == (pv is None):
-        if gv is not None and pv is not None and compact(g.split("=")[0]) == compact(p.split("=")[0]):
-            return _relabel(compare(gv, pv, symbolic), "equation")
+    ga, pa = strip_assignment(g), strip_assignment(p)
+    if ga is not None and pa is not None:
+        if compact(ga[0]) == compact(pa[0]):
+            return _relabel(compare(ga[1], pa[1], symbolic), "equation")
         return None
-    if "=" in (p if pv is None else g):
+    if ga is None and pa is None:
+        return None
+    if "=" in (p if pa is None else g):
         return None  # the other side is an equation of its own: the symbolic stage decides
-    return _relabel(compare(gv or g, pv or p, symbolic), "equation")
+    return _relabel(compare(ga[1] if ga else g, pa[1] if pa else p, symbolic), "equation")
 
 
 def plus_minus(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
@@ -206,10 +208,7 @@ def structure(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     ):
         eq = _ordered(gs, ps, symbolic)  # "(1, 2)" vs "1, 2": an ordered pair written without brackets
     else:
-        return _no(
-            rule,
-            f"a {ps.kind}{ps.brackets and ' ' + ps.brackets} is not a {gs.kind}{gs.brackets and ' ' + gs.brackets}",
-        )
+        return _no(rule, f"{_describe(ps)} is not {_describe(gs)}")
     if eq is None:
         return None
     if eq:

@@ -63,12 +63,20 @@ def _exponent_problem(exponent: str) -> str | None:
     return None
 
 
-def guard(text: str) -> tuple[MathStatus, str] | None:
-    """``(status, reason)`` when ``text`` must not reach SymPy; None when it may."""
+def size_guard(text: str) -> tuple[MathStatus, str] | None:
+    """The guards that hold for every stage, even the in-process ones (which recurse on nesting)."""
     if len(text) > MAX_ANSWER_CHARS:
         return MathStatus.UNPARSEABLE, f"guard: answer is {len(text)} characters (max {MAX_ANSWER_CHARS})"
     if _nesting(text) > MAX_NESTING:
         return MathStatus.UNPARSEABLE, f"guard: brackets nested deeper than {MAX_NESTING}"
+    return None
+
+
+def guard(text: str) -> tuple[MathStatus, str] | None:
+    """``(status, reason)`` when ``text`` must not reach SymPy; None when it may."""
+    stop = size_guard(text)
+    if stop is not None:
+        return stop
     if _BIG_LITERAL.search(text):
         return MathStatus.UNPARSEABLE, "guard: a number with 400 or more digits"
     for exponent in _exponents(text):

@@ -93,12 +93,12 @@ def expand_pm(text: str) -> tuple[str, str] | None:
     return f"{parts[0]}+{parts[1]}", f"{parts[0]}-{parts[1]}"
 
 
-def strip_assignment(text: str) -> str | None:
-    """``x = 3`` -> ``3`` (and ``x \\in [2, 5)`` -> ``[2, 5)``) when the left side is a lone
+def strip_assignment(text: str) -> tuple[str, str] | None:
+    """``x = 3`` -> (``x``, ``3``), ``x \\in [2, 5)`` -> (``x``, ``[2, 5)``) when the left side is a lone
     variable; None otherwise."""
     parts = split_top_level(text, "=")
     if len(parts) == 1:
         parts = split_top_level(text, "\\in ")
     if len(parts) != 2 or not parts[1] or not _SIMPLE_LHS.fullmatch(parts[0].replace(" ", "")):
         return None
-    return parts[1]
+    return parts[0], parts[1]
