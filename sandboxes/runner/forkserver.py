@@ -15,7 +15,7 @@ writable places are wiped, and the answer says whether the container should be r
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import gc
 import json
 import math
 import os
@@ -38,7 +38,6 @@ TOKEN_FD = 4
 EXCERPT = 8192
 WRITABLE = ("/tmp", "/dev/shm")
 JOB_ROOT = "/tmp"
-PR_SET_DUMPABLE = 4
 
 # Pre-imported so a forked job does not pay for them (what HumanEval-style tests use).
 PRELOAD = [
@@ -81,9 +80,7 @@ def preload() -> None:
 def set_dumpable(flag: int) -> None:
     """Off for the server: same uid as the jobs, so a job could otherwise read our fds and memory via
     /proc. Back on in a job process, so it can raise its own oom_score_adj."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), f"prctl(PR_SET_DUMPABLE, {flag}) failed")
+    harness.set_dumpable(flag)
 
 
 # ---------------------------------------------------------------- protocol
@@ -320,6 +317,10 @@ def _remove(path: str) -> None:
 def main() -> None:
     preload()
     set_dumpable(0)
+    # Everything imported so far is shared with every job through fork. Freezing it keeps the jobs'
+    # garbage collector from touching (and so copying) those pages: a job starts faster.
+    gc.collect()
+    gc.freeze()
     reader = LineReader(0)
     seq = 0
     while True:

@@ -158,9 +158,14 @@ def read_token(fd: int) -> str:
     return data.decode()
 
 
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def set_dumpable(flag: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0:
+    """prctl(PR_SET_DUMPABLE): when off, /proc/PID/{mem,fd,...} of this process are closed to its uid."""
+    if _libc().prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl(PR_SET_DUMPABLE, {flag}) failed")
 
 
