@@ -132,3 +132,34 @@ def test_verdict_is_picklable_and_empty_gold_is_an_error() -> None:
     verdict = check_math(gold="", pred="#### 5")
     assert verdict.status is MathStatus.ERROR
     assert pickle.loads(pickle.dumps(verdict)) == verdict
+
+
+@pytest.mark.timeout(120)
+def test_workers_die_with_their_parent(tmp_path) -> None:
+    """kill -9 of the process that owns the pool, while a worker is busy: the worker goes too."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "from verifier.math import MathPool\n"
+        "pool = MathPool(workers=1).start()\n"
+        "print(pool._all[0].proc.pid, flush=True)\n"
+        "pool.run({'op': 'sleep', 'seconds': '100'}, timeout_s=200)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    worker_pid = int(owner.stdout.readline())
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait()
+    for _ in range(300):  # the worker checks its parent every second
+        try:
+            with open(f"/proc/{worker_pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return  # exited; only waiting for its new parent to reap it
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"worker {worker_pid} outlived its parent")
