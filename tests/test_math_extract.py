@@ -24,6 +24,7 @@ from verifier.math.numbers import NumberTooLarge, parse_number
         (r"\boxed{\phantom{2}} \boxed{4}", ("4",), "boxed"),
         ("The final answer is $\\frac{1}{2}$. I hope it is correct.", (r"\frac{1}{2}",), "final-answer"),
         ("Therefore the answer is 42.", ("42",), "answer-is"),
+        ("The final answer is $\\$36$. I hope it is correct.", ("\\$36",), "final-answer"),
         ("Janet makes 18 dollars.\nA: 18", ("18",), "answer-is"),
         ("**Answer:** 12", ("12",), "answer-is"),
         ("no anchor here, 3 and 4", (), None),

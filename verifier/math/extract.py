@@ -93,6 +93,8 @@ def _after_anchor(text: str, start: int) -> str:
     for left, right in _MATH_DELIMS:
         if rest.startswith(left):
             end = rest.find(right, len(left))
+            while end > 0 and right == "$" and rest[end - 1] == "\\":  # "\$36" is a dollar sign
+                end = rest.find(right, end + 1)
             if end > 0:
                 return rest[len(left) : end]
     line = rest.split("\n", 1)[0]
