@@ -18,7 +18,9 @@ def verify_cmd(*args: str) -> list[str]:
 
 def run_verify(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "120"}
-    return subprocess.run(verify_cmd(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+    return subprocess.run(
+        verify_cmd(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

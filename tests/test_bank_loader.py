@@ -42,7 +42,10 @@ def test_valid_bank_loads_both_kinds(tmp_path: Path) -> None:
         (json.dumps({**GOOD_MATH, "kind": "poetry"}), ":1: kind: must be one of"),
         (json.dumps({**GOOD_MATH, "answer": ""}), ":1: answer: String should have at least 1 character"),
         (json.dumps({**GOOD_MATH, "schema_version": 7}), ":1: schema_version: Input should be 1"),
-        (json.dumps({**GOOD_CODE, "tests": {"style": "call", "entry_point": "f", "cases": []}}), ":1: tests.cases:"),
+        (
+            json.dumps({**GOOD_CODE, "tests": {"style": "call", "entry_point": "f", "cases": []}}),
+            ":1: tests.cases:",
+        ),
         (json.dumps({**GOOD_CODE, "tests": {"style": "shell"}}), ":1: tests.style: must be one of"),
         (json.dumps({k: v for k, v in GOOD_MATH.items() if k != "kind"}), ":1: kind: missing field"),
     ],

@@ -50,14 +50,20 @@ def test_generate_and_verify_two_problems(tmp_path: Path, embedded_model_path: P
     assert read_jsonl(out / "chains.jsonl") == chains
 
 
-def test_kill_minus_nine_then_resume_gives_one_record_per_unit(tmp_path: Path, embedded_model_path: Path) -> None:
+def test_kill_minus_nine_then_resume_gives_one_record_per_unit(
+    tmp_path: Path, embedded_model_path: Path
+) -> None:
     out = tmp_path / "run"
     chains_path = out / "chains.jsonl"
     # One problem per batch, so records land on disk one problem at a time while the run goes on.
     args = ("--bank", BANK, "--limit", "4", "--samples", "2", "--max-new-tokens", "40", "--batch-rows", "2")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        verify_cmd(*args, "--out", str(out)), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        verify_cmd(*args, "--out", str(out)),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 300
@@ -65,7 +71,9 @@ def test_kill_minus_nine_then_resume_gives_one_record_per_unit(tmp_path: Path, e
             if chains_path.exists() and chains_path.read_text().count("\n") >= 2:
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+        assert proc.poll() is None, (
+            f"run ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

@@ -51,4 +51,7 @@ def test_same_seed_same_sample_and_batches_keep_each_rows_seed(generator) -> Non
 
 def test_sample_seeds_are_stable_and_distinct() -> None:
     assert sample_seed("p1", 0, 0) == sample_seed("p1", 0, 0)
-    assert len({sample_seed("p1", i, 0) for i in range(10)} | {sample_seed("p2", 0, 0), sample_seed("p1", 0, 1)}) == 12
+    assert (
+        len({sample_seed("p1", i, 0) for i in range(10)} | {sample_seed("p2", 0, 0), sample_seed("p1", 0, 1)})
+        == 12
+    )

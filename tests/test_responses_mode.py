@@ -46,7 +46,14 @@ def test_several_responses_per_problem_and_pass_at_k(tmp_path: Path) -> None:
         {"problem_id": "gsm-style-01", "completion": "#### 25"},
     ]
     out = tmp_path / "run"
-    result = run_verify("--bank", str(bank), "--responses", str(write_responses(tmp_path / "r.jsonl", rows)), "--out", str(out))
+    result = run_verify(
+        "--bank",
+        str(bank),
+        "--responses",
+        str(write_responses(tmp_path / "r.jsonl", rows)),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     chains = read_jsonl(out / "chains.jsonl")
     assert [(c["problem_id"], c["sample_index"], c["verdict"]["status"]) for c in chains] == [

@@ -6,11 +6,11 @@ not a silently ignored key. ``schema_version`` lets later releases migrate old b
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Strict(BaseModel):
@@ -68,7 +68,7 @@ class CallTests(_Strict):
     cases: list[CallCase] = Field(min_length=1)
 
 
-CodeTests = Annotated[Union[AssertTests, IOTests, CallTests], Field(discriminator="style")]
+CodeTests = Annotated[AssertTests | IOTests | CallTests, Field(discriminator="style")]
 
 
 class CodeLimits(_Strict):
@@ -93,7 +93,7 @@ class CodeProblem(_Strict):
     meta: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-Problem = Annotated[Union[MathProblem, CodeProblem], Field(discriminator="kind")]
+Problem = Annotated[MathProblem | CodeProblem, Field(discriminator="kind")]
 
 
 class VerdictRecord(BaseModel):

@@ -58,7 +58,11 @@ def read_jsonl(path: Path, adapter: TypeAdapter[T]) -> Iterator[tuple[int, T | N
                 yield lineno, None, [f"{path}:{lineno}: <json>: malformed JSON: {e.msg} (column {e.colno})"]
                 continue
             if not isinstance(data, dict):
-                yield lineno, None, [f"{path}:{lineno}: <json>: expected an object, got {type(data).__name__}"]
+                yield (
+                    lineno,
+                    None,
+                    [f"{path}:{lineno}: <json>: expected an object, got {type(data).__name__}"],
+                )
                 continue
             try:
                 yield lineno, adapter.validate_python(data), []

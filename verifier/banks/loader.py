@@ -39,7 +39,9 @@ def load_bank(path: Path | str) -> Bank:
         if problem is None:
             continue
         if problem.id in first_line:
-            errors.append(f"{path}:{lineno}: id: duplicate id {problem.id!r} (first on line {first_line[problem.id]})")
+            errors.append(
+                f"{path}:{lineno}: id: duplicate id {problem.id!r} (first on line {first_line[problem.id]})"
+            )
             continue
         first_line[problem.id] = lineno
         problems.append(problem)

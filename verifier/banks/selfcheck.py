@@ -36,7 +36,7 @@ def selfcheck(problems: list[MathProblem | CodeProblem], *, code: bool = True) -
     if code and code_problems:
         from verifier.code.selfcheck import selfcheck_code_problems  # needs Docker
 
-        for p, failures in zip(code_problems, selfcheck_code_problems(code_problems)):
+        for p, failures in zip(code_problems, selfcheck_code_problems(code_problems), strict=False):
             report.checked["code"] += 1
             report.failures.extend(f"{p.id}: {f}" for f in failures)
             report.passed["code"] += not failures

@@ -41,13 +41,17 @@ def check(
     failed = False
     for bank in banks:
         counts = bank.counts()
-        console.print(f"{bank.path}: {counts['problems']} problems ({counts['math']} math, {counts['code']} code): schema ok")
+        console.print(
+            f"{bank.path}: {counts['problems']} problems ({counts['math']} math, {counts['code']} code): schema ok"
+        )
         if schema_only:
             continue
         report = selfcheck(list(bank.problems), code=code)
         for kind in ("math", "code"):
             if report.checked[kind]:
-                console.print(f"{bank.path}: {kind} self-check {report.passed[kind]}/{report.checked[kind]} passed")
+                console.print(
+                    f"{bank.path}: {kind} self-check {report.passed[kind]}/{report.checked[kind]} passed"
+                )
         for message in report.failures:
             err_console.print(f"{bank.path}: {message}", markup=False, highlight=False)
         failed |= not report.ok

@@ -22,11 +22,14 @@ from transformers import (
     AutoTokenizer,
 )
 from transformers.cache_utils import DynamicCache
+from transformers.utils import logging as hf_logging
 
 from verifier.generation.base import Completion, GenerationRequest
 from verifier.generation.embedded import EMBEDDED_NAME, cache_root, find_embedded_gguf
 
 log = logging.getLogger(__name__)
+# Per-load progress bars ("Loading weights") would drown the run's own progress bar.
+hf_logging.disable_progress_bar()
 
 # A row is done once it has stated its answer in the requested form and ended that line.
 _DONE = re.compile(r"####\s*[^\n]*\d[^\n]*\n|\\boxed\{.*\}[^\n]*\n|```python.*?```", re.DOTALL)
@@ -41,7 +44,9 @@ class SamplingConfig:
     batch_rows: int = 32  # rows per forward batch; all samples of one problem always share a batch
 
 
-def _sample(logits: torch.Tensor, generators: list[torch.Generator], temperature: float, top_p: float) -> torch.Tensor:
+def _sample(
+    logits: torch.Tensor, generators: list[torch.Generator], temperature: float, top_p: float
+) -> torch.Tensor:
     """One token per row, drawn with that row's own generator (temperature, then nucleus/top-p)."""
     probs = torch.softmax(logits.float() / max(temperature, 1e-5), dim=-1)
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
@@ -60,7 +65,7 @@ def _dequantised_copy(gguf: Path) -> Path:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # A model loaded from GGUF is flagged as quantized, which makes it slow and unsaveable as plain weights.
-    model.hf_quantizer = None
+    setattr(model, "hf_quantizer", None)  # noqa: B010 (typed as Module by torch)
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -88,7 +93,9 @@ def resolve_model(model: str | Path | None) -> tuple[Path, str]:
         return _dequantised_copy(path), path.stem
     if path.is_dir() and (path / "config.json").exists():
         return path, path.name
-    raise FileNotFoundError(f"--model {model}: not a local HF model directory (with config.json) or a .gguf file")
+    raise FileNotFoundError(
+        f"--model {model}: not a local HF model directory (with config.json) or a .gguf file"
+    )
 
 
 class TransformersGenerator:
@@ -129,11 +136,18 @@ class TransformersGenerator:
             self._generate_batch(requests, batch, results)
         return results
 
-    def _generate_batch(self, requests: list[GenerationRequest], batch: list[int], results: list[list[Completion]]) -> None:
-        rows = [(i, self._prompt_text(requests[i].messages), seed) for i in batch for seed in requests[i].seeds]
+    def _generate_batch(
+        self, requests: list[GenerationRequest], batch: list[int], results: list[list[Completion]]
+    ) -> None:
+        rows = [
+            (i, self._prompt_text(requests[i].messages), seed) for i in batch for seed in requests[i].seeds
+        ]
         completions = self._decode([text for _, text, _ in rows], [seed for _, _, seed in rows])
-        for (i, _, _), completion in zip(rows, completions):
+        for (i, _, _), completion in zip(rows, completions, strict=True):
             results[i].append(completion)
+
+    def _text(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     @torch.inference_mode()
     def _decode(self, prompts: list[str], seeds: list[int]) -> list[Completion]:
@@ -161,11 +175,13 @@ class TransformersGenerator:
                 use_cache=True,
                 logits_to_keep=1,
             )
-            picked = _sample(out.logits[:, -1, :], [generators[r] for r in active], cfg.temperature, cfg.top_p)
+            picked = _sample(
+                out.logits[:, -1, :], [generators[r] for r in active], cfg.temperature, cfg.top_p
+            )
             keep = []
-            for j, (row, token) in enumerate(zip(active, picked.tolist())):
+            for j, (row, token) in enumerate(zip(active, picked.tolist(), strict=True)):
                 tokens[row].append(token)
-                if token in self._eos_ids or _DONE.search(self.tokenizer.decode(tokens[row][-48:])):
+                if token in self._eos_ids or _DONE.search(self._text(tokens[row][-48:])):
                     finish[row] = "stop"
                 else:
                     keep.append(j)
@@ -180,6 +196,8 @@ class TransformersGenerator:
             attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=1)
             positions = positions[:, -1:] + 1
         return [
-            Completion(text=self.tokenizer.decode(t, skip_special_tokens=True), tokens=len(t), finish_reason=f)
-            for t, f in zip(tokens, finish)
+            Completion(
+                text=self._text(t), tokens=len(t), finish_reason=f
+            )
+            for t, f in zip(tokens, finish, strict=True)
         ]

@@ -18,7 +18,9 @@ def atomic_write(path: Path, text: str) -> None:
 
 def sft_example(record: ChainRecord, bank: str) -> dict[str, Any]:
     """A verified chain as chat messages ready for SFT, with where it came from."""
-    prompt = record.prompt if isinstance(record.prompt, list) else [{"role": "user", "content": record.prompt}]
+    prompt = (
+        record.prompt if isinstance(record.prompt, list) else [{"role": "user", "content": record.prompt}]
+    )
     return {
         "messages": [*prompt, {"role": "assistant", "content": record.completion}],
         "problem_id": record.problem_id,

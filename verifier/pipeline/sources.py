@@ -36,7 +36,9 @@ class GeneratedSource:
         return self.generator.name
 
     def units(self, problems: list[MathProblem | CodeProblem]) -> list[Unit]:
-        return [Unit(p, i, sample_seed(p.id, i, self.run_seed)) for p in problems for i in range(self.samples)]
+        return [
+            Unit(p, i, sample_seed(p.id, i, self.run_seed)) for p in problems for i in range(self.samples)
+        ]
 
     def produce(self, todo: list[Unit]) -> Iterator[list[Produced]]:
         by_problem: dict[str, list[Unit]] = defaultdict(list)
@@ -53,8 +55,8 @@ class GeneratedSource:
             per_row = (time.perf_counter() - t0) / max(1, sum(len(g) for g in chunk))
             yield [
                 Produced(u, self.generator.name, _chat(u.problem), c.text, c.tokens, per_row)
-                for g, outs in zip(chunk, outputs)
-                for u, c in zip(g, outs)
+                for g, outs in zip(chunk, outputs, strict=True)
+                for u, c in zip(g, outs, strict=True)
             ]
 
 

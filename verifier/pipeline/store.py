@@ -32,7 +32,9 @@ class ChainStore:
             try:
                 records.append(ChainRecord.model_validate(json.loads(line)))
             except (json.JSONDecodeError, ValidationError) as e:
-                raise ValueError(f"{self.path}:{lineno}: <record>: not a chain record ({e.__class__.__name__})") from None
+                raise ValueError(
+                    f"{self.path}:{lineno}: <record>: not a chain record ({e.__class__.__name__})"
+                ) from None
         return records
 
     def append(self, records: list[ChainRecord]) -> None:

@@ -38,7 +38,9 @@ def per_problem(records: list[ChainRecord]) -> dict[str, dict[str, int]]:
     return dict(table)
 
 
-def summarise(records: list[ChainRecord], *, problems: int, wall_seconds: float, run: dict[str, Any]) -> dict[str, Any]:
+def summarise(
+    records: list[ChainRecord], *, problems: int, wall_seconds: float, run: dict[str, Any]
+) -> dict[str, Any]:
     table = per_problem(records)
     counts = [(row["samples"], row["correct"]) for row in table.values()]
     n_max = max((n for n, _ in counts), default=0)
