@@ -9,6 +9,7 @@ import typer
 from verifier.cli.bank import bank_app
 from verifier.cli.console import EXIT_INPUT, err_console, fail_input
 from verifier.cli.sandbox import sandbox_app
+from verifier.cli.serve import serve
 from verifier.errors import InputError
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(bank_app, name="bank")
 app.add_typer(sandbox_app, name="sandbox")
+app.command("serve")(serve)
 
 
 @app.callback()
@@ -38,6 +40,10 @@ def main_command(
     out: Path | None = typer.Option(None, "--out", help="run directory (default runs/<timestamp>); rerun to resume"),
     batch_rows: int = typer.Option(32, "--batch-rows", min=1, help="sequences per forward batch"),
     dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 or float32"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="an earlier run's summary.json to compare with"),
+    max_drop: float = typer.Option(0.0, "--max-drop", min=0.0, max=1.0, help="allowed accuracy drop vs --baseline"),
+    junit: Path | None = typer.Option(None, "--junit", help="write a JUnit XML report, one test case per problem"),
+    pairs: Path | None = typer.Option(None, "--pairs", help="write DPO preference pairs (verified vs failed chain)"),
 ) -> None:
     """Run `verify --bank B` to generate and verify, or a sub-command."""
     if ctx.invoked_subcommand is not None:
@@ -49,9 +55,12 @@ def main_command(
     if dtype not in ("bfloat16", "float32"):
         fail_input([f"--dtype: must be bfloat16 or float32, got {dtype!r}"])
     from verifier.cli.run import run_job
+    from verifier.gate.after_run import after_run
+    from verifier.gate.baseline import load_summary
 
     try:
-        run_job(
+        old = load_summary(baseline) if baseline is not None else None  # bad input fails before the run
+        result = run_job(
             bank_path=bank,
             responses=responses,
             model=model,
@@ -72,6 +81,9 @@ def main_command(
     except KeyboardInterrupt:
         err_console.print("interrupted: finished samples are in chains.jsonl; rerun the same command to resume")
         raise typer.Exit(130) from None
+    code = after_run(result, baseline=old, max_drop=max_drop, junit=junit, pairs=pairs, suite=bank.stem)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

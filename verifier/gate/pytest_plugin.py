@@ -1,0 +1,144 @@
+"""pytest plugin: ``pytest --verify-bank BANK [--verify-responses R]``, one test item per problem.
+
+Without responses each item is the bank's self-check of that problem (gold against itself and its
+reference solution; code references in the sandbox). With responses each item checks that every
+response for the problem verifies; a problem with no response is skipped. A response the checker
+could not decide (infrastructure failure) is an error, not a failure. Registered through the
+``pytest11`` entry point, so it is on wherever the package is installed; it does nothing unless
+``--verify-bank`` is given. With no test paths on the command line only the banks are collected.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_BANKS = pytest.StashKey[set[Path]]()
+_RESPONSES = pytest.StashKey[dict[str, list[str]] | None]()
+
+
+class VerifyFailure(Exception):
+    """A problem failed its check: the message is the report."""
+
+
+class VerifyInfraError(Exception):
+    """The checker could not decide: reported as an error, not a failure."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("verify", "problem banks as tests (verifier)")
+    group.addoption(
+        "--verify-bank",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="make each problem of this bank a test",
+    )
+    group.addoption(
+        "--verify-responses",
+        default=None,
+        metavar="FILE",
+        help='check these {"problem_id", "completion"} lines instead of the bank self-check',
+    )
+
+
+def _load_responses(path: Path) -> dict[str, list[str]]:
+    from pydantic import TypeAdapter
+
+    from verifier.banks.jsonl import read_jsonl
+    from verifier.schema import ResponseRecord
+
+    responses: dict[str, list[str]] = defaultdict(list)
+    errors: list[str] = []
+    for _lineno, record, errs in read_jsonl(path, TypeAdapter(ResponseRecord)):
+        errors.extend(errs)
+        if record is not None:
+            responses[record.problem_id].append(record.completion)
+    if errors:
+        raise pytest.UsageError("--verify-responses:\n" + "\n".join(errors))
+    return dict(responses)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "verify_bank: a problem of a --verify-bank bank")
+    banks = [Path(b).resolve() for b in config.getoption("verify_bank")]
+    if not banks:
+        return
+    missing = [str(b) for b in banks if not b.is_file()]
+    if missing:
+        raise pytest.UsageError(f"--verify-bank: no such file: {', '.join(missing)}")
+    config.stash[_BANKS] = set(banks)
+    responses = config.getoption("verify_responses")
+    config.stash[_RESPONSES] = _load_responses(Path(responses)) if responses else None
+    # Collection reads config.args later: with no paths given, collect only the banks.
+    explicit = config.args_source is pytest.Config.ArgsSource.ARGS
+    config.args = [*config.args, *map(str, banks)] if explicit else list(map(str, banks))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    banks = parent.config.stash.get(_BANKS, set())
+    if file_path.resolve() in banks:
+        return BankFile.from_parent(parent, path=file_path)
+    return None
+
+
+class BankFile(pytest.File):
+    def collect(self) -> Any:
+        from verifier.banks.loader import load_bank
+        from verifier.errors import InputError
+
+        try:
+            bank = load_bank(self.path)
+        except InputError as e:
+            raise self.CollectError("\n".join(e.messages)) from None
+        responses = self.config.stash.get(_RESPONSES, None)
+        for problem in bank.problems:
+            completions = None if responses is None else responses.get(problem.id, [])
+            yield ProblemItem.from_parent(self, name=problem.id, problem=problem, completions=completions)
+
+
+class ProblemItem(pytest.Item):
+    def __init__(self, *, problem: Any, completions: list[str] | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.problem = problem
+        self.completions = completions
+        self.add_marker(pytest.mark.verify_bank)
+
+    def runtest(self) -> None:
+        if self.completions is None:
+            self._selfcheck()
+        elif not self.completions:
+            pytest.skip("no response for this problem")
+        else:
+            self._check_responses(self.completions)
+
+    def _selfcheck(self) -> None:
+        from verifier.banks.selfcheck import selfcheck
+
+        report = selfcheck([self.problem])
+        if report.failures:
+            raise VerifyFailure("\n".join(report.failures))
+
+    def _check_responses(self, completions: list[str]) -> None:
+        from verifier.rewards.core import score_batch
+
+        results = score_batch([(self.problem, c) for c in completions])
+        lines = [
+            f"response {i}: {r.status} (extracted {r.extracted!r}): {r.reason}" for i, r in enumerate(results)
+        ]
+        if any(r.score is None for r in results):
+            raise VerifyInfraError("the checker could not decide:\n" + "\n".join(lines))
+        if not all(r.correct for r in results):
+            bad = sum(not r.correct for r in results)
+            raise VerifyFailure(f"{bad}/{len(results)} responses do not verify:\n" + "\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, VerifyFailure | VerifyInfraError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.problem.kind} problem {self.problem.id}"

@@ -1,0 +1,191 @@
+"""The reward core: one verdict per (problem, completion), as a score in [0, 1] or None.
+
+Math items of one problem are checked together (``check_math_many`` parses the gold once and
+compares each distinct answer once); code items run one sandbox job each. All of them run
+concurrently in threads (math waits on the checker's process pool, code on the sandbox pool) under
+one deadline for the whole batch: what is not finished by then is *missing* (None), never 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.math import MathPool, MathStatus, MathVerdict, check_math_many
+from verifier.rewards.inputs import AnyProblem, as_problem, completion_text
+from verifier.rewards.result import Missing, RewardResult, missing_result
+from verifier.rewards.stats import STATS
+from verifier.schema import CodeProblem, MathProblem
+
+log = logging.getLogger("verifier.rewards")
+
+# Well under the trainers' own limits (OpenRLHF's HTTP timeout 180 s, verl prime 300 s; TRL has none).
+DEFAULT_DEADLINE_S = 60.0
+# The most one symbolic comparison may take; shortened to what is left of the batch deadline.
+MATH_TIMEOUT_S = 5.0
+DEFAULT_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class RewardOptions:
+    """How completions are scored. ``partial_credit``: a code reward is the fraction of tests passed
+    (1.0 only if all pass either way). ``require_anchor``: only an anchored math answer counts."""
+
+    deadline_s: float = DEFAULT_DEADLINE_S
+    partial_credit: bool = False
+    require_anchor: bool = True
+    workers: int = DEFAULT_WORKERS
+    math_pool: MathPool | None = None
+    sandbox: Any = None  # a sandboxes.pool.Sandbox; None = the process-wide warm pool
+
+
+def math_reward(verdict: MathVerdict) -> RewardResult:
+    status = verdict.status
+    missing: Missing | None = None
+    # A pathological answer stopped by a guard is the model's doing; a worker killed at its
+    # deadline, or a failed worker, is not.
+    if status is MathStatus.TIMEOUT and verdict.rule != "guard":
+        missing = Missing.DEADLINE
+    elif status is MathStatus.ERROR:
+        missing = Missing.INFRA
+    score = None if missing else float(status is MathStatus.CORRECT)
+    return RewardResult(score, status.value, verdict.reason, "math", verdict.extracted, verdict.rule, missing)
+
+
+def code_reward(verdict: Any, *, partial_credit: bool) -> RewardResult:
+    score: float | None
+    if verdict.infrastructure_failure:
+        score = None
+    elif verdict.correct:
+        score = 1.0
+    elif partial_credit and verdict.tests:
+        score = sum(t.passed for t in verdict.tests) / len(verdict.tests)
+    else:
+        score = 0.0
+    missing = Missing.INFRA if score is None else None
+    rule = verdict.rule or None
+    return RewardResult(score, verdict.status.value, verdict.reason, "code", verdict.extracted, rule, missing)
+
+
+def _math_task(
+    problem: MathProblem, texts: list[str], opts: RewardOptions, deadline: float
+) -> Callable[[], list[RewardResult]]:
+    def run() -> list[RewardResult]:
+        timeout = max(0.05, min(MATH_TIMEOUT_S, deadline - time.monotonic()))
+        verdicts = check_math_many(
+            gold=problem.answer,
+            preds=texts,
+            require_anchor=opts.require_anchor,
+            timeout_s=timeout,
+            pool=opts.math_pool,
+        )
+        return [math_reward(v) for v in verdicts]
+
+    return run
+
+
+def _code_task(problem: CodeProblem, text: str, opts: RewardOptions) -> Callable[[], list[RewardResult]]:
+    def run() -> list[RewardResult]:
+        from verifier.code import check_code  # lazily: math-only callers never import docker
+
+        verdict = check_code(problem=problem, completion=text, sandbox=opts.sandbox)
+        return [code_reward(verdict, partial_credit=opts.partial_credit)]
+
+    return run
+
+
+def _guarded(task: Callable[[], list[RewardResult]], kind: str, n: int) -> list[RewardResult]:
+    """Run a task; an unexpected exception is an infrastructure failure of those items, logged."""
+    try:
+        return task()
+    except Exception as e:  # noqa: BLE001 - counted and logged as missing rewards, never swallowed
+        log.exception("reward check failed (%s, %d items)", kind, n)
+        return [missing_result(kind, Missing.INFRA, f"checker failed: {type(e).__name__}: {e}")] * n
+
+
+def score_batch(
+    items: Sequence[tuple[Any, Any]],
+    *,
+    options: RewardOptions | None = None,
+    bank: Mapping[str, AnyProblem] | None = None,
+) -> list[RewardResult]:
+    """Score (problem, completion) pairs, in order, within ``options.deadline_s`` for the whole batch.
+
+    ``problem``: a gold answer, a problem record or a bank id (see ``inputs.as_problem``);
+    ``completion``: text or chat messages. Raises ``BadInput`` for references or completions that
+    cannot be read (the caller's bug, not the model's).
+    """
+    opts = options or RewardOptions()
+    deadline = time.monotonic() + opts.deadline_s
+    problems = [as_problem(p, bank=bank) for p, _ in items]
+    texts = [completion_text(c) for _, c in items]
+
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    tasks: list[tuple[list[int], str, Callable[[], list[RewardResult]]]] = []
+    for i, problem in enumerate(problems):
+        if isinstance(problem, MathProblem):
+            groups[(problem.answer, problem.id)].append(i)
+        else:
+            tasks.append(([i], "code", _code_task(problem, texts[i], opts)))
+    for indexes in groups.values():
+        problem = problems[indexes[0]]
+        assert isinstance(problem, MathProblem)
+        tasks.append((indexes, "math", _math_task(problem, [texts[i] for i in indexes], opts, deadline)))
+
+    results: list[RewardResult | None] = [None] * len(items)
+    if tasks:
+        executor = ThreadPoolExecutor(max_workers=min(opts.workers, len(tasks)), thread_name_prefix="reward")
+        futures: dict[Future[list[RewardResult]], tuple[list[int], str]] = {
+            executor.submit(_guarded, task, kind, len(idx)): (idx, kind) for idx, kind, task in tasks
+        }
+        done, _ = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        # Checks still running finish on their own (each is bounded by its own timeout); we do not wait.
+        executor.shutdown(wait=False, cancel_futures=True)
+        for future, (idx, kind) in futures.items():
+            if future in done:
+                for i, r in zip(idx, future.result(), strict=True):
+                    results[i] = r
+            else:
+                for i in idx:
+                    results[i] = missing_result(
+                        kind, Missing.DEADLINE, f"not checked within {opts.deadline_s:g} s"
+                    )
+    final = [r for r in results if r is not None]
+    assert len(final) == len(items)
+    _account(final)
+    return final
+
+
+def _account(results: list[RewardResult]) -> None:
+    STATS.add(results)
+    missing = Counter(f"{r.missing.value}/{r.status}" for r in results if r.missing is not None)
+    if missing:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(missing.items()))
+        log.warning("%d of %d rewards missing (None, not 0): %s", sum(missing.values()), len(results), shown)
+
+
+async def score_batch_async(
+    items: Sequence[tuple[Any, Any]],
+    *,
+    options: RewardOptions | None = None,
+    bank: Mapping[str, AnyProblem] | None = None,
+) -> list[RewardResult]:
+    """``score_batch`` without blocking the event loop."""
+    return await asyncio.to_thread(score_batch, items, options=options, bank=bank)
+
+
+def score(
+    *,
+    problem: Any,
+    completion: Any,
+    options: RewardOptions | None = None,
+    bank: Mapping[str, AnyProblem] | None = None,
+) -> RewardResult:
+    """Score one completion: 1.0 correct, 0.0 not, None when the checker could not decide in time."""
+    return score_batch([(problem, completion)], options=options, bank=bank)[0]

@@ -1,0 +1,102 @@
+"""Turn what trainers hand us into (problem, completion text): chat messages, prompts, labels.
+
+Trainers pass the reference in many shapes: a gold answer string (or a number), a whole problem
+(a bank record as a dict, a JSON string of one, or a ``MathProblem``/``CodeProblem``), or a problem
+id to look up in a bank. ``as_problem`` accepts all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from verifier.schema import CodeProblem, MathProblem, Problem
+
+AnyProblem = MathProblem | CodeProblem
+_PROBLEM: TypeAdapter[AnyProblem] = TypeAdapter(Problem)
+
+
+class BadInput(ValueError):
+    """The caller's input cannot be turned into a problem or a completion (a 4xx, not an infra error)."""
+
+
+def completion_text(completion: Any) -> str:
+    """Plain text of a completion: a string, or chat messages (the last assistant message counts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        return _content(completion.get("content"))
+    if isinstance(completion, list):
+        messages = [m for m in completion if isinstance(m, Mapping)]
+        if len(messages) != len(completion):
+            raise BadInput(f"a chat completion must be a list of messages, got {completion!r:.80}")
+        assistant = [m for m in messages if m.get("role", "assistant") == "assistant"]
+        return _content(assistant[-1].get("content")) if assistant else ""
+    raise BadInput(f"a completion must be a string or chat messages, got {type(completion).__name__}")
+
+
+def _content(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # multimodal parts: [{"type": "text", "text": ...}, ...]
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"
+        )
+    raise BadInput(f"message content must be a string or a list of parts, got {type(content).__name__}")
+
+
+def strip_prompt(query: str, prompt: str | None) -> str:
+    """OpenRLHF sends ``query`` = prompt + response: the response is what follows the prompt."""
+    if not prompt:
+        return query
+    if query.startswith(prompt):
+        return query[len(prompt) :]
+    at = query.find(prompt)
+    if at >= 0:
+        return query[at + len(prompt) :]
+    raise BadInput("the query does not contain its prompt, so the response cannot be separated from it")
+
+
+def gold_problem(answer: str, *, problem_id: str = "reward") -> MathProblem:
+    return MathProblem(id=problem_id, kind="math", question="(reward call)", answer=answer)
+
+
+def as_problem(reference: Any, *, bank: Mapping[str, AnyProblem] | None = None) -> AnyProblem:
+    """A problem from a gold answer, a problem record (object, dict or JSON) or a bank id."""
+    if isinstance(reference, MathProblem | CodeProblem):
+        return reference
+    if isinstance(reference, bool) or reference is None:
+        raise BadInput(f"no usable reference (gold answer or problem): {reference!r}")
+    if isinstance(reference, int | float):
+        return gold_problem(str(reference))
+    if isinstance(reference, str):
+        if bank is not None and reference in bank:
+            return bank[reference]
+        text = reference.strip()
+        if text.startswith("{") and '"kind"' in text:
+            try:
+                return as_problem(json.loads(text), bank=bank)
+            except json.JSONDecodeError as e:
+                raise BadInput(f"reference looks like a JSON problem but is not valid JSON: {e}") from None
+        if not text:
+            raise BadInput("the gold answer is empty")
+        return gold_problem(reference)
+    if isinstance(reference, Mapping):
+        if "kind" not in reference and "answer" in reference:
+            return gold_problem(str(reference["answer"]), problem_id=str(reference.get("id", "reward")))
+        record = dict(reference)
+        record.setdefault("id", "reward")
+        if record.get("kind") == "math":
+            record.setdefault("question", "(reward call)")
+        try:
+            return _PROBLEM.validate_python(record)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise BadInput(f"not a valid problem: {where}: {first['msg']}") from None
+    raise BadInput(f"unsupported reference type {type(reference).__name__}")

@@ -1,0 +1,72 @@
+"""OpenRLHF adapter, file form: ``--remote_rm_url /path/to/verifier/rewards/openrlhf.py``.
+
+OpenRLHF imports the file and calls ``reward_func(queries, prompts, labels, **kw)`` where each query
+is the prompt followed by the response, and each label the reference (``--label_key``): a gold
+answer or a whole problem as JSON. It returns ``{"rewards", "scores", "extra_logs"}`` as tensors.
+OpenRLHF cannot take a missing reward: an undecided one is 0.0 in ``rewards`` with a count in
+``extra_logs["missing"]`` (logged and counted); pass ``on_missing="raise"`` to stop instead.
+The server form (``verify serve``) answers the same contract over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from verifier.rewards.core import DEFAULT_DEADLINE_S, RewardOptions, score_batch
+from verifier.rewards.inputs import AnyProblem, BadInput, strip_prompt
+from verifier.rewards.result import RewardResult
+
+
+def responses_of(queries: Sequence[str], prompts: Sequence[str] | None) -> list[str]:
+    if prompts is None:
+        return list(queries)
+    if len(prompts) != len(queries):
+        raise BadInput(f"{len(queries)} queries but {len(prompts)} prompts")
+    return [strip_prompt(q, p) for q, p in zip(queries, prompts, strict=True)]
+
+
+def score_queries(
+    queries: Sequence[str],
+    prompts: Sequence[str] | None,
+    labels: Sequence[Any] | None,
+    *,
+    options: RewardOptions,
+    bank: Mapping[str, AnyProblem] | None = None,
+) -> list[RewardResult]:
+    if labels is None or len(labels) != len(queries):
+        raise BadInput(f"one label per query is needed: {len(queries)} queries, {len(labels or [])} labels")
+    responses = responses_of(queries, prompts)
+    return score_batch(list(zip(labels, responses, strict=True)), options=options, bank=bank)
+
+
+def extra_logs(results: list[RewardResult]) -> dict[str, float]:
+    n = max(1, len(results))
+    return {
+        "accuracy": sum(r.correct for r in results) / n,
+        "missing": float(sum(r.score is None for r in results)),
+    }
+
+
+def reward_func(
+    queries: Sequence[str],
+    prompts: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    partial_credit: bool = False,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    on_missing: str = "zero",
+    **_ignored: Any,
+) -> dict[str, Any]:
+    import torch
+
+    options = RewardOptions(deadline_s=deadline_s, partial_credit=partial_credit)
+    results = score_queries(queries, prompts, labels, options=options)
+    if on_missing == "raise" and any(r.score is None for r in results):
+        raise RuntimeError(f"{sum(r.score is None for r in results)} rewards could not be decided")
+    rewards = torch.tensor([0.0 if r.score is None else r.score for r in results], dtype=torch.float32)
+    return {
+        "rewards": rewards,
+        "scores": rewards.clone(),
+        "extra_logs": {k: torch.tensor(v) for k, v in extra_logs(results).items()},
+    }

@@ -1,0 +1,34 @@
+"""What a reward call returns: a score in [0, 1], or None when the checker could not decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Missing(str, Enum):
+    """Why a reward is missing. Neither says anything about the answer, so neither is ever a 0."""
+
+    INFRA = "infra_error"  # the sandbox or a checker worker failed
+    DEADLINE = "deadline"  # the batch deadline passed before this item was checked
+
+
+@dataclass(frozen=True)
+class RewardResult:
+    """``score`` is None exactly when ``missing`` is set; ``status`` is the checker's verdict status."""
+
+    score: float | None
+    status: str
+    reason: str
+    kind: str
+    extracted: str | None = None
+    rule: str | None = None
+    missing: Missing | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.status in ("correct", "pass")
+
+
+def missing_result(kind: str, why: Missing, reason: str, status: str | None = None) -> RewardResult:
+    return RewardResult(score=None, status=status or why.value, reason=reason, kind=kind, missing=why)
