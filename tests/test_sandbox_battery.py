@@ -144,6 +144,14 @@ BATTERY = [
         "",
     ),
     (
+        "find_tests_in_memory",  # the candidate process is forked before the job arrives: no tests to find
+        ASSERT,
+        "import gc\ndef f():\n    for o in gc.get_objects():\n        if isinstance(o, dict) and 'test_code' in o:\n"
+        "            return 1\n    return 2\n",
+        S.WRONG,
+        "",
+    ),
+    (
         "always_equal_assert",
         ASSERT,
         "class A:\n    def __eq__(self, o):\n        return True\n    def __ne__(self, o):\n        return False\n\ndef f():\n    return A()\n",

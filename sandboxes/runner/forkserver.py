@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import math
 import os
-import resource
 import secrets
 import shutil
 import signal
@@ -35,6 +33,7 @@ except ImportError:
 
 RESULT_FD = 3
 TOKEN_FD = 4
+JOB_FD = 5
 EXCERPT = 8192
 WRITABLE = ("/tmp", "/dev/shm")
 JOB_ROOT = "/tmp"
@@ -110,27 +109,49 @@ def answer(record: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- one job
 
 
-def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
+class Spare:
+    """A job process forked ahead of time (with its candidate process), waiting for its job on a
+    pipe: the forks happen while the host is busy elsewhere, not on the job's critical path."""
+
+    def __init__(self) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
+        tok_r, tok_w = os.pipe()
+        job_r, job_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _child(out_w, err_w, res_w, tok_r, job_r)  # never returns
+        for fd in (out_w, err_w, res_w, tok_r, job_r):
+            os.close(fd)
+        self.pid, self.out_r, self.err_r, self.res_r, self.tok_w, self.job_w = (
+            pid,
+            out_r,
+            err_r,
+            res_r,
+            tok_w,
+            job_w,
+        )
+
+
+def run(job: dict[str, Any], seq: int, spare: Spare) -> dict[str, Any]:
     timeout_s = float(job["timeout_s"])
     budget = int(job["output_limit"])
     workdir = os.path.join(JOB_ROOT, f"job-{seq}")
     os.mkdir(workdir, 0o700)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    res_r, res_w = os.pipe()
-    tok_r, tok_w = os.pipe()
+    pid = spare.pid
     oom_before = oom_kills()
     started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        _child(job, workdir, out_w, err_w, res_w, tok_r, timeout_s)  # never returns
-    for fd in (out_w, err_w, res_w, tok_r):
-        os.close(fd)
-    # Made after the fork, so no memory the job (or its candidate process) inherited ever held it.
+    try:
+        _write_all(spare.job_w, json.dumps({**job, "workdir": workdir}).encode())
+    finally:
+        os.close(spare.job_w)
+    # Made now, so no memory the job (or its candidate process) inherited ever held it.
     token = secrets.token_hex(16)
     with contextlib.suppress(BrokenPipeError):  # the job died before reading it: it can report nothing
-        os.write(tok_w, token.encode())
-    os.close(tok_w)
+        os.write(spare.tok_w, token.encode())
+    os.close(spare.tok_w)
+    out_r, err_r, res_r = spare.out_r, spare.err_r, spare.res_r
     status: dict[str, Any] = {}
 
     def exited() -> bool:
@@ -146,10 +167,9 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
         caps={"result": 6 * budget + 65536},
     )
     over = pumped.over_budget
-    if "code" not in status:
+    if pumped.timed_out or over:
         _kill_group(pid)
-        while not _reap(pid, status):
-            time.sleep(0.001)
+    _wait_for(pid, status)
     wall = time.monotonic() - started
     ooms = oom_kills() - oom_before
     strays = sweep()
@@ -182,30 +202,31 @@ def run(job: dict[str, Any], seq: int) -> dict[str, Any]:
     }
 
 
-def _child(
-    job: dict[str, Any], workdir: str, out_w: int, err_w: int, res_w: int, tok_r: int, timeout_s: float
-) -> None:
+def _child(out_w: int, err_w: int, res_w: int, tok_r: int, job_r: int) -> None:
     code = 71
     try:
         os.setsid()
-        os.chdir(workdir)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.dup2(res_w, RESULT_FD)
         os.dup2(tok_r, TOKEN_FD)
-        os.closerange(TOKEN_FD + 1, 65536)
-        _limits(job, timeout_s)
+        os.dup2(job_r, JOB_FD)
+        os.closerange(JOB_FD + 1, 65536)
         set_dumpable(1)
         with open("/proc/self/oom_score_adj", "w") as fh:  # the OOM killer takes the job, not the server
             fh.write("1000")
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        os.environ["HOME"] = workdir
         sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        harness.run_job(job, RESULT_FD, TOKEN_FD)
+        candidate = harness.CandidateProcess(close_fds=(RESULT_FD, TOKEN_FD, JOB_FD))
+        job = json.loads(_read_all(JOB_FD))
+        os.chdir(job["workdir"])
+        os.environ["HOME"] = job["workdir"]
+        harness.apply_limits(job)
+        harness.run_job(job, RESULT_FD, TOKEN_FD, candidate)
         sys.stdout.flush()
         sys.stderr.flush()
         code = 0
@@ -213,6 +234,19 @@ def _child(
         os.write(2, f"forkserver: job set-up failed: {traceback.format_exc()}".encode())
     finally:
         os._exit(code)
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, 1 << 20):
+        parts.append(chunk)
+    os.close(fd)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def oom_kills() -> int:
@@ -229,17 +263,6 @@ def oom_kills() -> int:
     return 0
 
 
-def _limits(job: dict[str, Any], timeout_s: float) -> None:
-    cpu = math.ceil(timeout_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    mem = int(job["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    fsize = int(job.get("file_limit", 16 * 1024 * 1024))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def _reap(pid: int, status: dict[str, Any]) -> bool:
     """Reap every dead child (we are init); True once ``pid`` itself has been reaped."""
     while True:
@@ -253,6 +276,17 @@ def _reap(pid: int, status: dict[str, Any]) -> bool:
             status["code"] = os.WEXITSTATUS(st) if os.WIFEXITED(st) else None
             status["signal"] = os.WTERMSIG(st) if os.WIFSIGNALED(st) else None
             status["cpu_s"] = usage.ru_utime + usage.ru_stime
+
+
+def _wait_for(pid: int, status: dict[str, Any]) -> None:
+    """Reap the job process. Its pipes are closed, which only its exit does (it runs our harness;
+    the candidate has no access to them), or it was just killed: so block, no polling latency."""
+    if "code" in status:
+        return
+    _, st, usage = os.wait4(pid, 0)
+    status["code"] = os.WEXITSTATUS(st) if os.WIFEXITED(st) else None
+    status["signal"] = os.WTERMSIG(st) if os.WIFSIGNALED(st) else None
+    status["cpu_s"] = usage.ru_utime + usage.ru_stime
 
 
 def _kill_group(pid: int) -> None:
@@ -323,6 +357,7 @@ def main() -> None:
     gc.freeze()
     reader = LineReader(0)
     seq = 0
+    spare = Spare()
     while True:
         line = reader.readline()
         if line is None:
@@ -345,9 +380,10 @@ def main() -> None:
             continue
         seq += 1
         try:
-            answer(run(job, seq))
+            answer(run(job, seq, spare))
         except (OSError, KeyError, ValueError, TypeError) as e:
             answer({"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True})
+        spare = Spare()  # after answering: the host reads the answer while we fork
 
 
 if __name__ == "__main__":

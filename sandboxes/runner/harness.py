@@ -21,7 +21,9 @@ import contextlib
 import ctypes
 import functools
 import json
+import math
 import os
+import resource
 import select
 import sys
 import time
@@ -129,25 +131,38 @@ def _tail_traceback() -> str:
 # ---------------------------------------------------------------- modes
 
 
-def run_job(job: dict[str, Any], result_fd: int, token_fd: int) -> None:
-    """Run the job's tests; the token is read from ``token_fd`` only after the candidate is isolated."""
+def run_job(job: dict[str, Any], result_fd: int, token_fd: int, candidate: CandidateProcess) -> None:
+    """Run the job's tests. ``candidate`` was forked before this process received the job, so it
+    never held the tests; the token is read from ``token_fd`` only after the candidate is isolated."""
     mode = job["mode"]
-    candidate = None
-    if mode in ("assert", "call"):
-        candidate = CandidateProcess(job["program"], close_fds=(result_fd, token_fd))
     set_dumpable(0)  # candidates run as our uid: keep them out of our memory and fds
+    if mode in ("assert", "call"):
+        candidate.load(job)
+    else:
+        candidate.close()  # stdio cases run in processes of their own
     report = Reporter(read_token(token_fd), result_fd)
-    if mode == "assert" and candidate is not None:
+    if mode == "assert":
         _run_assert(job, candidate, report)
-    elif mode == "call" and candidate is not None:
+    elif mode == "call":
         _run_call(job, candidate, report)
     elif mode == "stdio":
         _run_stdio(job, report)
     else:
         report.emit({"phase": "harness", "error": "UnknownMode", "message": str(mode)})
-    if candidate is not None:
-        candidate.close()  # let it exit now, or the fork server counts it as a leftover process
+    candidate.close()  # let it exit now, or the fork server counts it as a leftover process
     report.emit({"done": True})
+
+
+def apply_limits(job: dict[str, Any]) -> None:
+    """rlimits of a job process: CPU time, address space, file size, open files, no core dumps."""
+    cpu = math.ceil(float(job["timeout_s"])) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    mem = int(job["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    fsize = int(job.get("file_limit", 16 * 1024 * 1024))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def read_token(fd: int) -> str:
@@ -212,9 +227,11 @@ class CandidateGone(Exception):
 
 
 class CandidateProcess:
-    """The candidate's program in a forked process that answers calls over a pair of pipes."""
+    """A process forked ahead of the job that loads the candidate's program when told, then answers
+    calls over a pair of pipes. It is forked before the job arrives, so it never holds the tests,
+    the expected values or the token; it closes the result, token and job channels at once."""
 
-    def __init__(self, program: str, close_fds: tuple[int, ...]):
+    def __init__(self, close_fds: tuple[int, ...]):
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         sys.stdout.flush()
@@ -224,7 +241,7 @@ class CandidateProcess:
             try:
                 for fd in (req_w, resp_r, *close_fds):
                     os.close(fd)
-                _serve(program, req_r, resp_w)
+                _serve(req_r, resp_w)
                 sys.stdout.flush()
                 sys.stderr.flush()
             finally:
@@ -234,10 +251,16 @@ class CandidateProcess:
         self.pid = pid
         self._req = req_w
         self._resp = LineReader(resp_r)
+        self._closed = False
         self.failure: dict[str, Any] | None = None
+
+    def load(self, job: dict[str, Any]) -> None:
+        """Send the program, the limits and the work directory; wait for "ready" or the failure."""
+        keys = ("program", "timeout_s", "memory_mb", "file_limit", "workdir")
         try:
+            _write_all(self._req, json.dumps({k: job[k] for k in keys if k in job}).encode() + b"\n")
             first = self._receive()
-        except CandidateGone as e:
+        except (OSError, CandidateGone) as e:
             self.failure = {"phase": "program", "error": "CandidateGone", "message": str(e)}
             return
         if first is None:
@@ -272,6 +295,9 @@ class CandidateProcess:
 
     def close(self) -> None:
         """End the request stream; the candidate process exits when it reads EOF."""
+        if self._closed:
+            return
+        self._closed = True
         with contextlib.suppress(OSError):
             os.close(self._req)
         with contextlib.suppress(ChildProcessError):
@@ -290,14 +316,21 @@ class CandidateProcess:
         return reply
 
 
-def _serve(program: str, req_r: int, resp_w: int) -> None:
-    """In the candidate process: load the program, then answer calls until the pipe closes."""
+def _serve(req_r: int, resp_w: int) -> None:
+    """In the candidate process: wait for the program, load it, answer calls until the pipe closes."""
 
     def send(record: dict[str, Any]) -> None:
         _write_all(resp_w, json.dumps(record, separators=(",", ":")).encode() + b"\n")
 
+    requests = LineReader(req_r)
+    line = requests.readline()
+    if line is None:
+        return  # not needed (a stdio job)
+    job = json.loads(line)
+    os.chdir(job["workdir"])
+    apply_limits(job)
     try:
-        code = compile(program, "<candidate>", "exec")
+        code = compile(job["program"], "<candidate>", "exec")
     except (SyntaxError, ValueError) as e:
         send({"phase": "compile", **describe(e)})
         return
@@ -308,7 +341,6 @@ def _serve(program: str, req_r: int, resp_w: int) -> None:
         send({"phase": "program", **describe(e), "traceback": _tail_traceback()})
         return
     send({"ready": True})
-    requests = LineReader(req_r)
     while (line := requests.readline()) is not None:
         request = json.loads(line)
         fn = namespace.get(request["call"])
