@@ -109,6 +109,11 @@ CASES = [
         r"\boxed{\begin{pmatrix} 1 & 3 \\ 2 & 4 \end{pmatrix}}",
         False,
     ),
+    # numerals with a base subscript: the parser would drop the base
+    ("52_8", r"\boxed{52_8}", True),
+    ("1011_2", r"\boxed{1011}", True),
+    ("52_8", r"\boxed{52_9}", False),
+    ("4210_{5}", r"\boxed{4210_6}", False),
     # text answers and multiple choice
     (r"\text{(C)}", r"\boxed{C}", True),
     (r"\text{(C)}", r"\boxed{D}", False),

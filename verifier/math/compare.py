@@ -76,6 +76,24 @@ def colon_text(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     return None
 
 
+_BASE = re.compile(r"([0-9A-Fa-f]*\d[0-9A-Fa-f]*)_\{?(\d{1,2})\}?")  # 52_8, 1A_{16}; not x_1
+
+
+def base_number(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """``52_8`` (a numeral in base 8): same digits, and the same base when both sides name one.
+    The parser drops subscripts, which would make ``52_8`` equal ``52_9``."""
+    gm, pm = _BASE.fullmatch(compact(g)), _BASE.fullmatch(compact(p))
+    if gm is None and pm is None:
+        return None
+    g_digits, g_base = (gm.group(1).upper().lstrip("0"), gm.group(2)) if gm else (compact(g).upper(), None)
+    p_digits, p_base = (pm.group(1).upper().lstrip("0"), pm.group(2)) if pm else (compact(p).upper(), None)
+    if gm and pm and g_base != p_base:
+        return _no("base", f"base {p_base} is not base {g_base}")
+    if g_digits.lstrip("0") == p_digits.lstrip("0"):
+        return _yes("base", f"the same digits {p_digits} in base {g_base or p_base}")
+    return _no("base", f"digits {p_digits} differ from {g_digits}")
+
+
 def _number(text: str) -> Number | None:
     try:
         return parse_number(text)
@@ -243,6 +261,7 @@ CHEAP_STAGES: tuple[Stage, ...] = (
     exact_string,
     text_answer,
     colon_text,
+    base_number,
     exact_number,
     assignment,
     plus_minus,
