@@ -87,6 +87,8 @@ CASES = [
     ("(1, 2)", r"\boxed{(1,2)}", True),
     ("(1, 2)", r"\boxed{(2, 1)}", False),
     ("(1, 2)", r"\boxed{[1, 2]}", False),
+    ("(6, 31, -1)", r"\boxed{[6, 31, -1]}", True),
+    ("(6, 31, -1)", r"\boxed{(6, -1, 31)}", False),
     (r"\left( 3, \frac{\pi}{2} \right)", r"\boxed{(3, \frac{\pi}{2})}", True),
     # intervals: brackets matter
     (r"(-\infty, 3]", r"\boxed{(-\infty, 3]}", True),

@@ -76,9 +76,8 @@ def parse_structure(text: str) -> Structure | None:
             return None  # "(5)" is just 5 in brackets
         if len(items) == 2 and (s[0] + s[-1] != "()" or "\\infty" in s):
             return Structure("interval", items, brackets=s[0] + s[-1])
-        if s[0] + s[-1] == "()":
-            return Structure("tuple", items, brackets="()")
-        return Structure("tuple", items, brackets=s[0] + s[-1])
+        # Three or more items cannot be an interval: (a, b, c) and [a, b, c] are the same triple.
+        return Structure("tuple", items, brackets="()" if len(items) > 2 else s[0] + s[-1])
     items = tuple(split_top_level(s, ","))
     if len(items) > 1 and all(items):
         return Structure("list", items)
