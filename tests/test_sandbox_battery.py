@@ -152,6 +152,15 @@ BATTERY = [
         "",
     ),
     (
+        "find_tests_in_frames",  # walk up the inherited stack into the fork server's frames
+        ASSERT,
+        "import sys\ndef f():\n    frame = sys._getframe()\n    while frame is not None:\n"
+        "        for v in list(frame.f_locals.values()):\n            if 'check(' + 'candidate)' in repr(v)[:100000]:\n"
+        "                return 1\n        frame = frame.f_back\n    return 2\n",
+        S.WRONG,
+        "",
+    ),
+    (
         "always_equal_assert",
         ASSERT,
         "class A:\n    def __eq__(self, o):\n        return True\n    def __ne__(self, o):\n        return False\n\ndef f():\n    return A()\n",

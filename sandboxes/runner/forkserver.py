@@ -383,6 +383,9 @@ def main() -> None:
             answer(run(job, seq, spare))
         except (OSError, KeyError, ValueError, TypeError) as e:
             answer({"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True})
+        # The next job's processes inherit our memory: nothing of this job may stay reachable
+        # (a candidate can walk its frames up into this one, or search the garbage collector).
+        job = line = None
         spare = Spare()  # after answering: the host reads the answer while we fork
 
 
