@@ -177,7 +177,12 @@ class SandboxPool:
             if "error" in answer:
                 raise InfraError(f"fork server error: {answer['error']}")
             worker.jobs += 1
-            recycle = bool(answer.get("recycle")) or worker.jobs >= self.recycle_after
+            recycle = bool(answer.get("recycle"))
+            if not recycle and worker.jobs >= self.recycle_after:
+                self.stats["rotated"] += 1  # periodic, not caused by this job
+                recycle = True
+            if answer.get("recycle"):
+                self.stats["recycled"] += 1  # after a timeout, kill, crash or leftovers
             return self._result(answer, recycle)
         finally:
             self._release(worker, recycle)
@@ -236,7 +241,7 @@ class SandboxPool:
         if not recycle:
             self._idle.put(worker)
             return
-        self.stats["recycled"] += 1
+        self.stats["replaced"] += 1
         with self._lock:
             self._live.discard(worker)
         if self._background is None or self._closed:
