@@ -4,7 +4,9 @@ forked process, answers one JSON line on stdout.
 Standard library only (it runs in the runner image). Why PID 1: the kernel never delivers a signal
 from inside a PID namespace to its init unless init installed a handler, so a candidate cannot kill
 or stop the server; and as init it reaps every orphan. Why fork: modules are imported once, so a job
-starts in about a millisecond instead of a fresh interpreter's tens of milliseconds.
+starts in about a millisecond instead of a fresh interpreter's tens of milliseconds. The job process
+(and its candidate process) is forked *ahead* of its job, as a spare, right after the previous
+answer: the forks leave the critical path, and the candidate process never holds the tests.
 
 Per job: a fresh work directory, a new session (own process group), rlimits (CPU time, address
 space, file size, open files), a wall-clock deadline enforced here, an output byte budget enforced

@@ -1,17 +1,17 @@
 """Runs one candidate's tests inside the job process and reports on the result channel.
 
 Standard library only: this file is copied into the runner image and also imported on the host by
-unit tests. The fork server has already forked this job process; it writes the job's random token
-into a pipe only *after* that fork, so no memory the candidate inherits ever held it.
+unit tests. The job process was forked ahead of its job (a "spare"); the fork server writes the job's
+random token into a pipe only after sending the job, so no memory the candidate inherits held it.
 
-The candidate never shares a process with the token or the result channel. For assert and call
-styles its program runs in a process of its own, forked before the token is read and without the
-result channel; this test process (made non-dumpable, so the candidate cannot read its memory or
-fds through /proc) calls the candidate's function over a pipe, and return values cross as tagged
-plain data rebuilt as genuine builtins, so an object whose ``__eq__`` always says True cannot
-cross. Assert-style tests (HumanEval) then run here with ordinary Python semantics. For the stdio
-style each case runs in a forked process whose stdout is captured; it has no result channel either.
-Call and stdio expected outputs never enter the sandbox: they are compared on the host.
+The candidate never shares a process with the tests, the token or the result channel. For assert
+and call styles its program runs in a candidate process forked before the job arrived, without
+the result, token and job channels; this test process (made non-dumpable, so the candidate cannot
+read its memory or fds through /proc) calls the candidate's function over a pipe, and return values
+cross as tagged plain data rebuilt as genuine builtins, so an object whose ``__eq__`` always says
+True cannot cross. Assert-style tests (HumanEval) then run here with ordinary Python semantics. For
+the stdio style each case runs in a forked process whose stdout is captured; it has no result
+channel either. Call and stdio expected outputs never enter the sandbox: they are compared on the host.
 """
 
 from __future__ import annotations
