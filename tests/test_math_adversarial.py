@@ -116,6 +116,7 @@ CASES = [
     ("1011_2", r"\boxed{1011}", True),
     ("52_8", r"\boxed{52_9}", False),
     ("4210_{5}", r"\boxed{4210_6}", False),
+    ("52_8", r"\boxed{n = 52_8}", True),
     # text answers and multiple choice
     (r"\text{(C)}", r"\boxed{C}", True),
     (r"\text{(C)}", r"\boxed{D}", False),

@@ -76,6 +76,7 @@ def colon_text(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     return None
 
 
+_DIGITS = re.compile(r"[0-9A-Fa-f]+")
 _BASE = re.compile(r"([0-9A-Fa-f]*\d[0-9A-Fa-f]*)_\{?(\d{1,2})\}?")  # 52_8, 1A_{16}; not x_1
 
 
@@ -85,6 +86,8 @@ def base_number(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     gm, pm = _BASE.fullmatch(compact(g)), _BASE.fullmatch(compact(p))
     if gm is None and pm is None:
         return None
+    if not (gm or _DIGITS.fullmatch(compact(g))) or not (pm or _DIGITS.fullmatch(compact(p))):
+        return None  # "x = 52_8": not a bare numeral, later stages decide
     g_digits, g_base = (gm.group(1).upper().lstrip("0"), gm.group(2)) if gm else (compact(g).upper(), None)
     p_digits, p_base = (pm.group(1).upper().lstrip("0"), pm.group(2)) if pm else (compact(p).upper(), None)
     if gm and pm and g_base != p_base:

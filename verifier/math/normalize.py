@@ -49,7 +49,8 @@ def _unwrap(text: str, pattern: re.Pattern[str]) -> str:
             i += 1
         if depth:
             return text  # unbalanced: leave it for the parser to reject
-        text = text[: m.start()] + text[m.end() : i - 1] + text[i:]
+        # Spaces around the content: "5.4\text{cents}" must read as a number and then a unit.
+        text = text[: m.start()] + " " + text[m.end() : i - 1] + " " + text[i:]
     return text
 
 
