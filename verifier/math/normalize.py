@@ -8,6 +8,7 @@ is how other graders end up calling ``x+m`` equal to ``x+c``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WRAPPERS = re.compile(
     r"\\(?:boxed|fbox|displaystyle|mathrm|mathbf|textbf|textit|mbox|text|operatorname)\s*\{"
@@ -62,6 +63,7 @@ def strip_delimiters(text: str) -> str:
     return s
 
 
+@lru_cache(maxsize=8192)  # the gold answer is normalised once, not once per sample
 def normalize(text: str) -> str:
     """Canonical text of an answer: same value, fewer spellings. Keeps single spaces."""
     s = strip_delimiters(text)
