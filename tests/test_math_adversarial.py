@@ -75,6 +75,8 @@ CASES = [
     ("y = 2x + 3", r"\boxed{y = 3x + 2}", False),
     (r"x \geq 2", r"\boxed{2 \leq x}", True),
     (r"x \geq 2", r"\boxed{x > 2}", False),
+    ("x > 2", r"\boxed{2x > 4}", True),
+    ("x > 2", r"\boxed{-2x > -4}", False),
     # plus-minus
     (r"1 \pm \sqrt{2}", r"\boxed{1 + \sqrt{2}, 1 - \sqrt{2}}", True),
     (r"1 \pm \sqrt{2}", r"\boxed{1 + \sqrt{2}}", False),

@@ -83,10 +83,9 @@ def _exprs_equal(g: Any, p: Any, g_text: str, p_text: str) -> bool:
         return all(_exprs_equal(a, b, "", "") for a, b in zip(g, p, strict=True))
     if not (isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr)):
         return False
-    for dec_text, exact in ((p_text, g), (g_text, p)):
-        dec = _number(dec_text)
-        if dec is not None and dec.decimals is not None and exact.is_number and not exact.is_Rational:
-            return _decimal_vs_exact(dec, exact)
+    decimal = _decimal_side(g, p, g_text, p_text)
+    if decimal is not None:
+        return _decimal_vs_exact(*decimal)
     if g.has(sympy.Float) or p.has(sympy.Float):
         g, p = sympy.nsimplify(g, rational=True), sympy.nsimplify(p, rational=True)
     if _clearly_different(g, p):
@@ -139,7 +138,13 @@ def _relations_equal(g: Any, p: Any) -> bool:
         p_same = p if p.rel_op == g.rel_op else p.reversed if p.reversed.rel_op == g.rel_op else None
         if p_same is None:
             return False
-        return _is_zero((g.lhs - g.rhs) - (p_same.lhs - p_same.rhs))
+        dg, dp = g.lhs - g.rhs, p_same.lhs - p_same.rhs
+        if _is_zero(dg - dp):
+            return True
+        if dp == 0:
+            return False
+        ratio = sympy.simplify(dg / dp)  # 2x > 4 is x > 2: a positive constant multiple
+        return bool(ratio.is_number and not ratio.free_symbols and ratio.is_positive)
     return False
 
 
