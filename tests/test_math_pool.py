@@ -131,6 +131,7 @@ def test_verdict_is_picklable_and_empty_gold_is_an_error() -> None:
 
     verdict = check_math(gold="", pred="#### 5")
     assert verdict.status is MathStatus.ERROR
+    assert check_math(gold="5", pred=None).status is MathStatus.ERROR  # type: ignore[arg-type]
     assert pickle.loads(pickle.dumps(verdict)) == verdict
 
 

@@ -114,11 +114,16 @@ def check_math_many(
     pool: MathPool | None = None,
 ) -> list[MathVerdict]:
     """``check_math`` for several outputs of one problem; each distinct answer is compared once."""
-    if not normalize(gold):
+    if not isinstance(gold, str) or not normalize(gold):
         return [MathVerdict(MathStatus.ERROR, None, None, "the gold answer is empty") for _ in preds]
     decided: dict[str, Decision] = {}
     verdicts: list[MathVerdict] = []
     for pred in preds:
+        if not isinstance(pred, str):  # e.g. None from a failed generation: say so, never crash
+            verdicts.append(
+                MathVerdict(MathStatus.ERROR, None, None, f"pred is {type(pred).__name__}, not str")
+            )
+            continue
         ext = extract_answer(pred, require_anchor=require_anchor)
         if not ext.answers:
             verdicts.append(MathVerdict(MathStatus.NO_ANSWER, None, None, ext.reason))
