@@ -196,6 +196,22 @@ BATTERY = [
         "SIGKILL",
     ),
     ("kill_test_process", CALL, "import os\nos.kill(os.getppid(), 9)\n" + GOOD, S.RUNTIME_ERROR, "SIGKILL"),
+    (
+        "kill_zygote",  # the process that forks job processes: the container is recycled after this job
+        CALL,
+        "import os\nfor p in os.listdir('/proc'):\n    if p.isdigit() and open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote':\n"
+        "        os.kill(int(p), 9)\n" + GOOD,
+        S.PASS,
+        "",
+    ),
+    (
+        "stop_zygote",  # the fork server wakes it again after the job
+        CALL,
+        "import os\nfor p in os.listdir('/proc'):\n    if p.isdigit() and open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote':\n"
+        "        os.kill(int(p), 19)\n" + GOOD,
+        S.PASS,
+        "",
+    ),
     ("read_server_memory", CALL, "open('/proc/1/mem', 'rb')\n", S.RUNTIME_ERROR, "PermissionError"),
     ("read_server_fds", CALL, "import os\nos.listdir('/proc/1/fd')\n", S.RUNTIME_ERROR, "PermissionError"),
     ("setuid_root", CALL, "import os\nos.setuid(0)\n", S.RUNTIME_ERROR, "PermissionError"),
@@ -265,7 +281,9 @@ LOOK = """import os
 def f():
     mine = os.path.basename(os.getcwd())
     seen = [n for n in os.listdir('/tmp') if n != mine] + os.listdir('/dev/shm')
-    procs = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]
+    def ours(p):  # the fork server, the zygote that forks job processes, this job's own processes
+        return int(p) in (1, os.getpid(), os.getppid()) or open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote'
+    procs = [p for p in os.listdir('/proc') if p.isdigit() and not ours(p)]
     return 1 if not seen and not procs else {'files': seen, 'procs': procs}
 """
 

@@ -17,12 +17,14 @@ writable places are wiped, and the answer says whether the container should be r
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -36,6 +38,7 @@ except ImportError:
 RESULT_FD = 3
 TOKEN_FD = 4
 JOB_FD = 5
+PR_SET_NAME = 15
 EXCERPT = 8192
 WRITABLE = ("/tmp", "/dev/shm")
 JOB_ROOT = "/tmp"
@@ -115,17 +118,7 @@ class Spare:
     """A job process forked ahead of time (with its candidate process), waiting for its job on a
     pipe: the forks happen while the host is busy elsewhere, not on the job's critical path."""
 
-    def __init__(self) -> None:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        res_r, res_w = os.pipe()
-        tok_r, tok_w = os.pipe()
-        job_r, job_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            _child(out_w, err_w, res_w, tok_r, job_r)  # never returns
-        for fd in (out_w, err_w, res_w, tok_r, job_r):
-            os.close(fd)
+    def __init__(self, pid: int, out_r: int, err_r: int, res_r: int, tok_w: int, job_w: int):
         self.pid, self.out_r, self.err_r, self.res_r, self.tok_w, self.job_w = (
             pid,
             out_r,
@@ -136,7 +129,82 @@ class Spare:
         )
 
 
-def run(job: dict[str, Any], seq: int, spare: Spare) -> dict[str, Any]:
+class Zygote:
+    """A process forked at start-up, before any job existed, that forks every spare: so no job
+    process inherits memory that ever held another job (not even freed heap). A spare is forked by
+    a short-lived intermediate that exits at once, so the spare is re-parented to us (init) and we
+    reap it as our own child. Requests are pipelined: ``request`` after an answer, ``collect``
+    when the next job arrives."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _zygote_main(theirs)  # never returns
+        theirs.close()
+        self.pid = pid
+        self._sock = ours
+        self._buf = b""
+        self._pending: tuple[int, int, int, int, int] | None = None
+
+    def request(self) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
+        tok_r, tok_w = os.pipe()
+        job_r, job_w = os.pipe()
+        theirs = (out_w, err_w, res_w, tok_r, job_r)
+        try:
+            socket.send_fds(self._sock, [b"s"], list(theirs))
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self._pending = (out_r, err_r, res_r, tok_w, job_w)
+
+    def collect(self) -> Spare:
+        if self._pending is None:
+            self.request()
+        assert self._pending is not None
+        while b"\n" not in self._buf:
+            chunk = self._sock.recv(64)
+            if not chunk:
+                raise OSError("the zygote is gone")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        out_r, err_r, res_r, tok_w, job_w = self._pending
+        self._pending = None
+        return Spare(int(line), out_r, err_r, res_r, tok_w, job_w)
+
+
+def _zygote_main(sock: socket.socket) -> None:
+    try:
+        harness._libc().prctl(PR_SET_NAME, b"verifier-zygote", 0, 0, 0)  # how it shows in /proc/PID/comm
+        while True:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
+            if not msg:
+                return  # the server is gone
+            r, w = os.pipe()
+            middle = os.fork()
+            if middle == 0:
+                os.close(r)
+                job = os.fork()
+                if job == 0:
+                    os.close(w)
+                    _child(*fds)  # never returns
+                os.write(w, str(job).encode())
+                os._exit(0)
+            os.close(w)
+            for fd in fds:
+                os.close(fd)
+            pid = _read_all(r)
+            os.waitpid(middle, 0)  # now the spare is an orphan: re-parented to the server, PID 1
+            sock.sendall(pid + b"\n")
+    finally:
+        os._exit(0)
+
+
+def run(job: dict[str, Any], seq: int, spare: Spare, keep: int) -> dict[str, Any]:
     timeout_s = float(job["timeout_s"])
     budget = int(job["output_limit"])
     workdir = os.path.join(JOB_ROOT, f"job-{seq}")
@@ -174,8 +242,8 @@ def run(job: dict[str, Any], seq: int, spare: Spare) -> dict[str, Any]:
     _wait_for(pid, status)
     wall = time.monotonic() - started
     ooms = oom_kills() - oom_before
-    strays = sweep()
-    dirty = wipe()
+    strays = sweep(keep)
+    dirty = wipe() or not _alive(keep)  # a job that killed the zygote leaves no spares: recycle
     outcome = "exited"
     if pumped.timed_out:
         outcome = "timeout"
@@ -208,6 +276,11 @@ def _child(out_w: int, err_w: int, res_w: int, tok_r: int, job_r: int) -> None:
     code = 71
     try:
         os.setsid()
+        harness._libc().prctl(PR_SET_NAME, b"verifier-job", 0, 0, 0)  # not the zygote's name
+        # Move the received fds out of the way first: a low one could be clobbered by the dup2s.
+        out_w, err_w, res_w, tok_r, job_r = (
+            fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (out_w, err_w, res_w, tok_r, job_r)
+        )
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
@@ -291,23 +364,49 @@ def _wait_for(pid: int, status: dict[str, Any]) -> None:
     status["cpu_s"] = usage.ru_utime + usage.ru_stime
 
 
+def _alive(child: int) -> bool:
+    try:
+        return os.waitpid(child, os.WNOHANG)[0] == 0
+    except ChildProcessError:
+        return False
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
 
 
-def sweep() -> int:
-    """Kill every process but us (PID 1); return how many there were (background leftovers)."""
-    others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
-    if others:
+def sweep(keep: int) -> int:
+    """Kill every process but us (PID 1) and ``keep`` (the zygote); return how many there were.
+
+    SIGSTOP to all first (``kill(-1)`` is atomic against forks, so a fork bomb cannot outrun it),
+    then SIGKILL each, then wake the zygote again, then reap the dead (orphans are ours).
+    """
+    me = os.getpid()
+
+    def others() -> list[int]:
+        return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, keep)]
+
+    found = others()
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(keep, signal.SIGCONT)  # a job may have stopped the zygote
+    if not found:
+        return 0
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGSTOP)
+    for pid in others():
         with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)  # atomic against forks: a fork bomb cannot outrun it
-    while True:
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(keep, signal.SIGCONT)
+    deadline = time.monotonic() + 5.0
+    while others() and time.monotonic() < deadline:
         try:
-            os.waitpid(-1, 0)
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.001)
         except ChildProcessError:
-            break
-    return len(others)
+            time.sleep(0.001)  # dying processes that are not ours yet
+    return len(found)
 
 
 def wipe() -> bool:
@@ -357,9 +456,10 @@ def main() -> None:
     # garbage collector from touching (and so copying) those pages: a job starts faster.
     gc.collect()
     gc.freeze()
+    zygote = Zygote()
+    zygote.request()
     reader = LineReader(0)
     seq = 0
-    spare = Spare()
     while True:
         line = reader.readline()
         if line is None:
@@ -382,13 +482,12 @@ def main() -> None:
             continue
         seq += 1
         try:
-            answer(run(job, seq, spare))
+            answer(run(job, seq, zygote.collect(), zygote.pid))
         except (OSError, KeyError, ValueError, TypeError) as e:
             answer({"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True})
-        # The next job's processes inherit our memory: nothing of this job may stay reachable
-        # (a candidate can walk its frames up into this one, or search the garbage collector).
         job = line = None
-        spare = Spare()  # after answering: the host reads the answer while we fork
+        with contextlib.suppress(OSError):  # a dead zygote shows at the next collect(): recycle then
+            zygote.request()  # the next spare is forked while the host reads this answer
 
 
 if __name__ == "__main__":
