@@ -94,6 +94,23 @@ def test_worker_killed_at_deadline_is_replaced() -> None:
 
 
 @pytest.mark.timeout(120)
+def test_busy_pool_gives_timeout_not_an_endless_wait() -> None:
+    import threading
+    import time
+
+    with MathPool(workers=1).start() as pool:
+        busy = threading.Thread(
+            target=pool.run, args=({"op": "sleep", "seconds": "5"},), kwargs={"timeout_s": 30}
+        )
+        busy.start()
+        while pool._idle.qsize():  # until the sleeper holds the only worker
+            time.sleep(0.01)
+        waiting = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=0.3)
+        busy.join()
+    assert waiting.status is MathStatus.TIMEOUT and "no free worker" in waiting.reason
+
+
+@pytest.mark.timeout(120)
 def test_memory_cap_failure_is_an_error_not_a_wrong_answer() -> None:
     with MathPool(workers=1, memory_mb=30) as pool:  # too small even to import SymPy
         verdict = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)

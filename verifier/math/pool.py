@@ -159,14 +159,24 @@ class MathPool:
         return self.run({"op": "compare", "gold": gold, "pred": pred}, timeout_s=timeout_s)
 
     def run(self, task: dict[str, str], *, timeout_s: float) -> Decision:
-        """Send one task (``compare``, or ``sleep`` for tests of the deadline) to an idle worker."""
+        """Send one task (``compare``, or ``sleep`` for tests of the deadline) to an idle worker.
+
+        ``timeout_s`` covers the wait for a free worker and the work: when every worker stays busy
+        the caller gets TIMEOUT instead of waiting without bound. (A worker that is still starting
+        is waited for separately, up to ``start_timeout_s``.)
+        """
         self._ensure_started()
-        worker = self._idle.get()
+        waited_from = time.monotonic()
+        try:
+            worker = self._idle.get(timeout=max(timeout_s, 0.001))
+        except queue.Empty:
+            return Decision(MathStatus.TIMEOUT, "deadline", f"no free worker within {timeout_s:g} s")
+        left = max(0.001, timeout_s - (time.monotonic() - waited_from))
         try:
             if not worker.ready:
                 self._await_ready(worker)
             worker.send(task)
-            result = worker.read(time.monotonic() + timeout_s)
+            result = worker.read(time.monotonic() + left)
             if result is None:
                 with self._lock:
                     self.timeouts += 1
