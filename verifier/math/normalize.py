@@ -16,6 +16,14 @@ _WRAPPERS = re.compile(
 _DROP = re.compile(r"\\left(?=[^a-zA-Z])|\\right(?=[^a-zA-Z])|(?<!\\)\\[;:> ]|\\q?quad\b|\\displaystyle\b|~")
 _THIN = re.compile(r"(?<!\\)\\[!,]")  # thin spaces, as in 1\,000 and 32,\!348: removed outright
 _AND = re.compile(r"\s*,?\s+and\s+")  # "19, 46, and 82" and "5 and 6" are lists
+_UNICODE = (
+    ("−", "-"),
+    ("π", "\\pi "),
+    ("∞", "\\infty "),
+    ("×", "\\times "),
+    ("·", "\\cdot "),
+    ("√", "\\sqrt "),
+)
 _PHANTOM = re.compile(r"\\phantom\{[^{}]*\}")
 _SPACES = re.compile(r"\s+")
 _COMMANDS = re.compile(r"\\[a-zA-Z]+")
@@ -73,7 +81,9 @@ def normalize(text: str) -> str:
     s = _THIN.sub("", s)
     s = _DROP.sub(" ", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", ",")
-    s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("−", "-")
+    s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}")
+    for plain, latex in _UNICODE:
+        s = s.replace(plain, latex)
     s = s.replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ").replace("\\ne ", "\\neq ")
     s = _SPACES.sub(" ", s).strip()
     s = _AND.sub(", ", s)
