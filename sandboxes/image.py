@@ -107,8 +107,9 @@ def build_runner(
         tail = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in e.build_log)[-2000:]
         raise RuntimeError(f"building {image} failed: {e.msg}\n{tail}") from e
     if previous is not None and previous != _image_id(client, image):
-        try:  # the old image is now untagged: do not let rebuilds pile up
-            client.images.remove(previous)
+        try:  # the old image lost its tag to the new one: do not let rebuilds pile up
+            if not client.images.get(previous).tags:  # unless someone else still tags it
+                client.images.remove(previous)
         except APIError as e:
             log(f"could not remove the previous image {previous[:19]}: {e.explanation}")
     return BuildOutcome(image=image, built=True, base=base, digest=digest)

@@ -132,7 +132,7 @@ BATTERY = [
         'import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b\'x {"case":0,"value":1}\\nx {"done":true}\\n\')\n'
         "    except OSError:\n        pass\nos._exit(0)\n",
         S.RUNTIME_ERROR,
-        "CandidateGone",
+        "did not finish",
     ),
     (
         "harness_introspection",
@@ -192,10 +192,10 @@ BATTERY = [
         "kill_everything",
         CALL,
         "import os\ntry:\n    os.kill(-1, 9)\nexcept ProcessLookupError:\n    pass\n" + GOOD,
-        S.RUNTIME_ERROR,  # it kills its own test process (PID 1, the server, is immune)
-        "SIGKILL",
+        S.PASS,  # the server (PID 1) is immune; the zygote dies, so the container is recycled
+        "",
     ),
-    ("kill_test_process", CALL, "import os\nos.kill(os.getppid(), 9)\n" + GOOD, S.RUNTIME_ERROR, "SIGKILL"),
+    ("kill_parent", CALL, "import os\nos.kill(os.getppid(), 9)\n" + GOOD, S.PASS, ""),
     (
         "kill_zygote",  # the process that forks job processes: the container is recycled after this job
         CALL,
@@ -282,7 +282,9 @@ def f():
     mine = os.path.basename(os.getcwd())
     seen = [n for n in os.listdir('/tmp') if n != mine] + os.listdir('/dev/shm')
     def ours(p):  # the fork server, the zygote that forks job processes, this job's own processes
-        return int(p) in (1, os.getpid(), os.getppid()) or open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote'
+        parent = int(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1])
+        return (int(p) in (1, os.getpid(), os.getppid()) or parent == os.getpid()
+                or open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote')
     procs = [p for p in os.listdir('/proc') if p.isdigit() and not ours(p)]
     return 1 if not seen and not procs else {'files': seen, 'procs': procs}
 """

@@ -482,12 +482,16 @@ def main() -> None:
             continue
         seq += 1
         try:
-            answer(run(job, seq, zygote.collect(), zygote.pid))
+            result = run(job, seq, zygote.collect(), zygote.pid)
         except (OSError, KeyError, ValueError, TypeError) as e:
-            answer({"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True})
+            result = {"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True}
         job = line = None
-        with contextlib.suppress(OSError):  # a dead zygote shows at the next collect(): recycle then
-            zygote.request()  # the next spare is forked while the host reads this answer
+        # The job's processes are all gone now: the zygote forks the next spare while we answer
+        # and the host reads the answer. A dead zygote shows at the next collect(): recycle then.
+        with contextlib.suppress(OSError):
+            zygote.request()
+        answer(result)
+        result = None
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
 """Runs one candidate's tests inside the job process and reports on the result channel.
 
 Standard library only: this file is copied into the runner image and also imported on the host by
-unit tests. The job process was forked ahead of its job (a "spare"); the fork server writes the job's
-random token into a pipe only after sending the job, so no memory the candidate inherits held it.
+unit tests. The job process was forked ahead of its job (a "spare", by the zygote); the fork server
+writes the job's random token into a pipe only after sending the job.
 
-The candidate never shares a process with the tests, the token or the result channel. For assert
-and call styles its program runs in a candidate process forked before the job arrived, without
-the result, token and job channels; this test process (made non-dumpable, so the candidate cannot
-read its memory or fds through /proc) calls the candidate's function over a pipe, and return values
-cross as tagged plain data rebuilt as genuine builtins, so an object whose ``__eq__`` always says
-True cannot cross. Assert-style tests (HumanEval) then run here with ordinary Python semantics. For
-the stdio style each case runs in a forked process whose stdout is captured; it has no result
-channel either. Call and stdio expected outputs never enter the sandbox: they are compared on the host.
+Assert style (HumanEval): the tests need the candidate's return values in-process, so the candidate
+runs in a candidate process forked before the job arrived, without the result, token and job
+channels: it never holds the tests, the expected values or the token. This test process (made
+non-dumpable, so the candidate cannot read its memory or fds through /proc) calls the candidate's
+function over a pipe; return values cross as tagged plain data rebuilt as genuine builtins, so an
+object whose ``__eq__`` always says True cannot cross. Call style: expected values never enter the
+sandbox, so the candidate runs here (one process less); its return values must be plain JSON by
+exact type and are compared on the host. Stdio style: each case runs in a forked process without
+the result channel, and outputs are compared on the host.
 """
 
 from __future__ import annotations
@@ -136,15 +137,15 @@ def run_job(job: dict[str, Any], result_fd: int, token_fd: int, candidate: Candi
     never held the tests; the token is read from ``token_fd`` only after the candidate is isolated."""
     mode = job["mode"]
     set_dumpable(0)  # candidates run as our uid: keep them out of our memory and fds
-    if mode in ("assert", "call"):
+    if mode == "assert":
         candidate.load(job)
     else:
-        candidate.close()  # stdio cases run in processes of their own
+        candidate.release()  # not needed: it exits while we work
     report = Reporter(read_token(token_fd), result_fd)
     if mode == "assert":
         _run_assert(job, candidate, report)
     elif mode == "call":
-        _run_call(job, candidate, report)
+        _run_call(job, report)
     elif mode == "stdio":
         _run_stdio(job, report)
     else:
@@ -293,15 +294,20 @@ class CandidateProcess:
             raise _rebuild_exception(reply)
         return decode(reply["value"])
 
-    def close(self) -> None:
+    def release(self) -> None:
         """End the request stream; the candidate process exits when it reads EOF."""
-        if self._closed:
-            return
-        self._closed = True
-        with contextlib.suppress(OSError):
-            os.close(self._req)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                os.close(self._req)
+
+    def close(self) -> None:
+        """Release it and wait for its exit (else the fork server would count a leftover process)."""
+        self.release()
+        if self.pid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
 
     def _receive(self) -> dict[str, Any] | None:
         line = self._resp.readline()
@@ -389,17 +395,29 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _run_call(job: dict[str, Any], candidate: CandidateProcess, report: Reporter) -> None:
-    if candidate.failure is not None:
-        report.emit(candidate.failure)
+def _run_call(job: dict[str, Any], report: Reporter) -> None:
+    """In this process: the expected values never entered the sandbox, so a candidate that forges
+    records here still has to produce the right values; each one must be plain JSON by exact type
+    (an always-equal object, an ``int`` subclass cannot pass) and is compared on the host."""
+    code = _compile_program(job, report)
+    if code is None:
+        return
+    namespace: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
+    try:
+        exec(code, namespace)
+    except BaseException as e:  # noqa: BLE001 - every failure of the candidate is a verdict, SystemExit included
+        report.emit({"phase": "program", **describe(e), "traceback": _tail_traceback()})
+        return
+    fn = namespace.get(job["entry_point"])
+    if not callable(fn):
+        report.emit(
+            {"phase": "program", "error": "NameError", "message": f"{job['entry_point']!r} is not defined"}
+        )
         return
     for i, case in enumerate(job["cases"]):
         started = time.perf_counter()
         try:
-            value = candidate.call(job["entry_point"], tuple(case.get("args", [])), case.get("kwargs", {}))
-        except BadValue as e:
-            report.emit({"case": i, "bad_value": str(e), "seconds": time.perf_counter() - started})
-            continue
+            value = fn(*case.get("args", []), **case.get("kwargs", {}))
         except BaseException as e:  # noqa: BLE001
             report.emit({"case": i, **describe(e), "seconds": time.perf_counter() - started})
             continue
