@@ -197,6 +197,13 @@ BATTERY = [
     ),
     ("kill_parent", CALL, "import os\nos.kill(os.getppid(), 9)\n" + GOOD, S.PASS, ""),
     (
+        "kill_test_process",  # assert style: the candidate process kills the process running the tests
+        ASSERT,
+        "import os\ndef f():\n    os.kill(os.getppid(), 9)\n    return 1\n",
+        S.RUNTIME_ERROR,
+        "SIGKILL",
+    ),
+    (
         "kill_zygote",  # the process that forks job processes: the container is recycled after this job
         CALL,
         "import os\nfor p in os.listdir('/proc'):\n    if p.isdigit() and open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote':\n"
