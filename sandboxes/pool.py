@@ -189,7 +189,7 @@ class SandboxPool:
 
     @staticmethod
     def _result(answer: dict[str, Any], recycled: bool) -> JobResult:
-        # The fork server made the job's token after forking the job and checks nothing itself;
+        # The fork server made the job's token only after handing the job over; it checks nothing itself:
         # only lines carrying it count, and only if the "done" marker ends them.
         records, finished, forged = parse_result_channel(answer.get("result", ""), answer["token"])
         return JobResult(
