@@ -73,6 +73,8 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._background: ThreadPoolExecutor | None = None
         self._closed = False
+        self._started = False
+        self._start_lock = threading.Lock()
 
     # ------------------------------------------------------------ life cycle
 
@@ -90,6 +92,16 @@ class SandboxPool:
         return self._client
 
     def start(self) -> SandboxPool:
+        """Reap orphans, check the image, start the containers. ``run`` calls it when needed."""
+        with self._start_lock:
+            if not self._started:
+                self._start()
+                self._started = True
+        return self
+
+    def _start(self) -> None:
+        if self._closed:
+            raise InfraError("the pool is closed")
         try:
             if self._client is None:
                 self._client = docker.from_env(timeout=60)
@@ -109,10 +121,16 @@ class SandboxPool:
                 self._idle.put(f.result())
             except InfraError as e:
                 errors.append(str(e))
-        if errors:
-            self.close()
+        if errors:  # undo, but stay startable: the next run tries again
+            while not self._idle.empty():
+                worker = self._idle.get_nowait()
+                if worker is not None:
+                    with self._lock:
+                        self._live.discard(worker)
+                    self._close_worker(worker)
+            self._background.shutdown(wait=True)
+            self._background = None
             raise InfraError(f"could not start the pool: {errors[0]}")
-        return self
 
     def close(self) -> None:
         if self._closed:
@@ -148,6 +166,7 @@ class SandboxPool:
             ):
                 with attempt:
                     attempt_no = attempt.retry_state.attempt_number
+                    self.start()  # a no-op once started; an unreachable engine is an InfraError
                     result = self._run_once(payload, job.timeout_s)
         except InfraError as e:
             self.stats["sandbox_error"] += 1

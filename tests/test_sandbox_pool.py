@@ -63,3 +63,18 @@ PROBLEM = {
     "prompt": "Write f() returning 1.",
     "tests": {"style": "call", "entry_point": "f", "cases": [{"expected": 1}]},
 }
+
+
+def test_a_pool_starts_itself_on_first_use(docker_client) -> None:
+    pool = SandboxPool(size=1, client=docker_client)
+    try:
+        r = pool.run(Job(mode="call", program="def f():\n    return 1\n", entry_point="f", cases=[{}]))
+        assert r.outcome == "exited" and r.records[0]["value"] == 1
+    finally:
+        pool.close()
+
+
+def test_an_unstarted_pool_on_a_dead_engine_answers_sandbox_error() -> None:
+    dead = docker.DockerClient(base_url="tcp://127.0.0.1:9", timeout=2, version="1.41")
+    r = SandboxPool(size=1, client=dead, attempts=2).run(Job(mode="call", program="x = 1", entry_point="f"))
+    assert r.outcome == "sandbox_error" and r.attempts == 2 and "unreachable" in r.error
