@@ -55,3 +55,23 @@ def test_sample_seeds_are_stable_and_distinct() -> None:
         len({sample_seed("p1", i, 0) for i in range(10)} | {sample_seed("p2", 0, 0), sample_seed("p1", 0, 1)})
         == 12
     )
+
+
+def test_decode_loop_matches_transformers_greedy(embedded_model_path: Path) -> None:
+    """Our loop (shared prefill, left padding, pruned rows) computes what HF's generate computes."""
+    from verifier.generation.transformers_backend import SamplingConfig, TransformersGenerator
+
+    greedy = TransformersGenerator(None, SamplingConfig(max_new_tokens=20, dtype="float32", temperature=0.0))
+    short = (("system", "Be brief."), ("user", "What is 2+2?"))
+    long = (
+        ("system", "Be brief."),
+        ("user", "Name three colours of the rainbow and say why the sky is blue."),
+    )
+    ours = greedy.generate([GenerationRequest(short, (1, 2)), GenerationRequest(long, (3,))])
+    for messages, completion in [(short, ours[0][0]), (short, ours[0][1]), (long, ours[1][0])]:
+        enc = greedy.tokenizer([greedy._prompt_text(messages)], return_tensors="pt")
+        ref = greedy.model.generate(
+            **enc, max_new_tokens=20, do_sample=False, pad_token_id=greedy.tokenizer.pad_token_id
+        )
+        expected = greedy.tokenizer.decode(ref[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        assert completion.text == expected

@@ -28,6 +28,7 @@ from verifier.generation.base import Completion, GenerationRequest
 from verifier.generation.embedded import EMBEDDED_NAME, cache_root, find_embedded_gguf
 
 log = logging.getLogger(__name__)
+_CANDIDATES = 64
 # Per-load progress bars ("Loading weights") would drown the run's own progress bar.
 hf_logging.disable_progress_bar()
 
@@ -49,7 +50,11 @@ def _sample(
 ) -> torch.Tensor:
     """One token per row, drawn with that row's own generator (temperature, then nucleus/top-p)."""
     probs = torch.softmax(logits.float() / max(temperature, 1e-5), dim=-1)
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    # The nucleus nearly always lies within the top few dozen tokens: rank those instead of sorting the
+    # whole vocabulary, and sort fully only when some row's nucleus reaches past them (same result).
+    sorted_probs, order = torch.topk(probs, k=min(_CANDIDATES, probs.shape[-1]), dim=-1)
+    if bool((sorted_probs.sum(dim=-1) < top_p).any()):
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     # Keep the smallest prefix whose mass reaches top_p (always at least the top token).
     sorted_probs = sorted_probs.masked_fill(torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= top_p, 0.0)
     picks = [torch.multinomial(sorted_probs[row], 1, generator=gen) for row, gen in enumerate(generators)]
@@ -139,45 +144,45 @@ class TransformersGenerator:
     def _generate_batch(
         self, requests: list[GenerationRequest], batch: list[int], results: list[list[Completion]]
     ) -> None:
-        rows = [
-            (i, self._prompt_text(requests[i].messages), seed) for i in batch for seed in requests[i].seeds
-        ]
-        completions = self._decode([text for _, text, _ in rows], [seed for _, _, seed in rows])
-        for (i, _, _), completion in zip(rows, completions, strict=True):
-            results[i].append(completion)
+        prompts = [self._prompt_text(requests[i].messages) for i in batch]
+        row_prompt = [k for k, i in enumerate(batch) for _ in requests[i].seeds]
+        seeds = [seed for i in batch for seed in requests[i].seeds]
+        for k, completion in zip(row_prompt, self._decode(prompts, row_prompt, seeds), strict=True):
+            results[batch[k]].append(completion)
 
     def _text(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     @torch.inference_mode()
-    def _decode(self, prompts: list[str], seeds: list[int]) -> list[Completion]:
-        """Sampling loop over a KV cache that drops each row as soon as it is finished.
+    def _decode(self, prompts: list[str], row_prompt: list[int], seeds: list[int]) -> list[Completion]:
+        """Sampling loop over a KV cache shared by each prompt's samples, dropping finished rows.
 
-        transformers' ``generate`` keeps finished rows in the batch until the longest row ends, so
-        ten samples cost as much as ten copies of the longest one; pruning them is most of our speed.
+        Each distinct prompt is prefilled once and its cache copied to its samples (ten samples of a
+        problem cost one prefill, not ten). transformers' ``generate`` keeps finished rows in the
+        batch until the longest row ends; dropping them as they finish is most of the rest of our speed.
         """
         cfg = self.config
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True)
-        attention = enc["attention_mask"]
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        next_input = enc["input_ids"]
-        generators = [torch.Generator().manual_seed(s) for s in seeds]
-        active = list(range(len(prompts)))
-        tokens: list[list[int]] = [[] for _ in prompts]
-        finish = ["length"] * len(prompts)
         cache = DynamicCache()
+        prefill = self.model(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            position_ids=(enc["attention_mask"].cumsum(-1) - 1).clamp(min=0),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        rows = torch.tensor(row_prompt)
+        cache.batch_select_indices(rows)
+        attention = enc["attention_mask"][rows]
+        positions = attention.sum(-1, keepdim=True) - 1
+        logits = prefill.logits[rows, -1, :]
+        generators = [torch.Generator().manual_seed(s) for s in seeds]
+        active = list(range(len(seeds)))
+        tokens: list[list[int]] = [[] for _ in seeds]
+        finish = ["length"] * len(seeds)
         for _ in range(cfg.max_new_tokens):
-            out = self.model(
-                input_ids=next_input,
-                attention_mask=attention,
-                position_ids=positions,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            picked = _sample(
-                out.logits[:, -1, :], [generators[r] for r in active], cfg.temperature, cfg.top_p
-            )
+            picked = _sample(logits, [generators[r] for r in active], cfg.temperature, cfg.top_p)
             keep = []
             for j, (row, token) in enumerate(zip(active, picked.tolist(), strict=True)):
                 tokens[row].append(token)
@@ -192,12 +197,18 @@ class TransformersGenerator:
                 cache.batch_select_indices(index)
                 attention, positions, picked = attention[index], positions[index], picked[index]
                 active = [active[j] for j in keep]
-            next_input = picked[:, None]
             attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=1)
-            positions = positions[:, -1:] + 1
-        return [
-            Completion(
-                text=self._text(t), tokens=len(t), finish_reason=f
+            positions = positions + 1
+            out = self.model(
+                input_ids=picked[:, None],
+                attention_mask=attention,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
             )
+            logits = out.logits[:, -1, :]
+        return [
+            Completion(text=self._text(t), tokens=len(t), finish_reason=f)
             for t, f in zip(tokens, finish, strict=True)
         ]
