@@ -136,6 +136,23 @@ def test_close_kills_workers() -> None:
 
 
 @pytest.mark.timeout(120)
+def test_close_during_a_task_gives_error_and_starts_nothing() -> None:
+    import threading
+    import time
+
+    pool = MathPool(workers=1).start()
+    out = []
+    worker = threading.Thread(
+        target=lambda: out.append(pool.run({"op": "sleep", "seconds": "30"}, timeout_s=60))
+    )
+    worker.start()
+    time.sleep(0.3)
+    pool.close()
+    worker.join()
+    assert out[0].status is MathStatus.ERROR and pool._all == []
+
+
+@pytest.mark.timeout(120)
 def test_many_equals_one_by_one(pool: MathPool) -> None:
     preds = [r"\boxed{\sqrt{8}}", r"\boxed{2\sqrt{2}}", r"\boxed{\sqrt{8}}", "nothing", r"\boxed{3}"]
     many = check_math_many(gold=r"2\sqrt{2}", preds=preds, pool=pool)

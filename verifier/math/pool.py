@@ -151,7 +151,10 @@ class MathPool:
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
         with self._lock:
-            self._all.remove(worker)
+            if worker in self._all:
+                self._all.remove(worker)
+            if self._closed:
+                return worker  # the pool is closing: start nothing new
             return self._spawn()
 
     def compare(self, gold: str, pred: str, *, timeout_s: float) -> Decision:
