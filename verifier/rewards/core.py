@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from verifier.math import MathPool, MathStatus, MathVerdict, check_math_many
@@ -109,6 +112,31 @@ def _guarded(task: Callable[[], list[RewardResult]], kind: str, n: int) -> list[
         return [missing_result(kind, Missing.INFRA, f"checker failed: {type(e).__name__}: {e}")] * n
 
 
+def _run_in_daemon_threads(
+    calls: list[Callable[[], list[RewardResult]]], threads: int
+) -> list[Future[list[RewardResult]]]:
+    """Run calls on ``threads`` daemon threads. Not a ThreadPoolExecutor: its threads are joined at
+    interpreter exit, so one check hung past the deadline (an unreachable engine) would keep the
+    trainer's process from exiting. A check still running at the deadline is left to finish alone."""
+    futures: list[Future[list[RewardResult]]] = [Future() for _ in calls]
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(calls)):
+        todo.put(i)
+
+    def work() -> None:
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            if futures[i].set_running_or_notify_cancel():
+                futures[i].set_result(calls[i]())
+
+    for n in range(threads):
+        threading.Thread(target=work, name=f"reward-{n}", daemon=True).start()
+    return futures
+
+
 def score_batch(
     items: Sequence[tuple[Any, Any]],
     *,
@@ -140,18 +168,17 @@ def score_batch(
 
     results: list[RewardResult | None] = [None] * len(items)
     if tasks:
-        executor = ThreadPoolExecutor(max_workers=min(opts.workers, len(tasks)), thread_name_prefix="reward")
-        futures: dict[Future[list[RewardResult]], tuple[list[int], str]] = {
-            executor.submit(_guarded, task, kind, len(idx)): (idx, kind) for idx, kind, task in tasks
-        }
+        futures = _run_in_daemon_threads(
+            [partial(_guarded, task, kind, len(idx)) for idx, kind, task in tasks],
+            min(opts.workers, len(tasks)),
+        )
         done, _ = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-        # Checks still running finish on their own (each is bounded by its own timeout); we do not wait.
-        executor.shutdown(wait=False, cancel_futures=True)
-        for future, (idx, kind) in futures.items():
+        for future, (idx, kind, _task) in zip(futures, tasks, strict=True):
             if future in done:
                 for i, r in zip(idx, future.result(), strict=True):
                     results[i] = r
             else:
+                future.cancel()
                 for i in idx:
                     results[i] = missing_result(
                         kind, Missing.DEADLINE, f"not checked within {opts.deadline_s:g} s"

@@ -1,0 +1,176 @@
+"""`verify serve` on a real socket on 127.0.0.1: OpenRLHF's /get_reward contract, health, 4xx."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from verifier.rewards.server import OnMissing, ServeConfig, serving
+from verifier.schema import MathProblem
+
+
+def post(url: str, body: bytes | dict, *, path: str = "/get_reward") -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def get(url: str, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url + path, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+PROMPT = "<|user|>Tom has 3 apples and buys 5 more. How many?<|assistant|>"
+REQUEST = {
+    "query": [PROMPT + "3 + 5 = 8\n#### 8", PROMPT + "#### 9", PROMPT + "I am not sure"],
+    "prompts": [PROMPT, PROMPT, PROMPT],
+    "labels": ["8", "8", "8"],
+}
+
+
+@pytest.fixture(scope="module")
+def server():
+    bank = {"demo-1": MathProblem(id="demo-1", kind="math", question="q", answer="42")}
+    with serving(config=ServeConfig(bank=bank)) as srv:
+        yield srv
+
+
+def test_get_reward(server):
+    status, body = post(server.url, REQUEST)
+    assert status == 200
+    assert body["rewards"] == [1.0, 0.0, 0.0]
+    assert body["scores"] == body["rewards"]
+    assert body["missing"] == []
+    assert body["extra_logs"]["accuracy"] == pytest.approx(1 / 3)
+    assert body["statuses"] == ["correct", "wrong", "no_answer"]
+
+
+def test_labels_as_bank_ids_and_problem_records(server):
+    problem = {"id": "p", "kind": "math", "question": "q", "answer": "1/2"}
+    status, body = post(
+        server.url, {"query": ["#### 42", "\\boxed{0.5}"], "prompts": ["", ""], "labels": ["demo-1", problem]}
+    )
+    assert (status, body["rewards"]) == (200, [1.0, 1.0])
+
+
+def test_health(server):
+    status, body = get(server.url, "/health")
+    assert status == 200 and body["status"] == "ok"
+    assert {"in_flight", "max_concurrent", "items", "missing"} <= set(body)
+
+
+@pytest.mark.parametrize(
+    "body,status,words",
+    [
+        (b"{not json", 400, "json"),
+        ({"prompts": ["a"], "labels": ["1"]}, 400, "query"),
+        ({"query": "one string", "labels": ["1"]}, 400, "query"),
+        ({"query": ["a", "b"], "labels": ["1"]}, 422, "one label per query"),
+        ({"query": ["a"], "prompts": ["a", "b"], "labels": ["1"]}, 422, "prompts"),
+        ({"query": ["xyz"], "prompts": ["abc"], "labels": ["1"]}, 422, "does not contain its prompt"),
+        ({"query": ["#### 1"], "labels": [None]}, 422, "reference"),
+        ({"query": ["#### 1"], "labels": [{"kind": "code", "id": "c"}]}, 422, "not a valid problem"),
+    ],
+)
+def test_bad_requests_get_4xx(server, body, status, words):
+    got, answer = post(server.url, body)
+    assert got == status
+    assert words.lower() in answer["error"].lower()
+    assert get(server.url, "/health")[0] == 200  # and the server is still up
+
+
+def test_wrong_paths_and_methods(server):
+    assert post(server.url, REQUEST, path="/nope")[0] == 404
+    assert get(server.url, "/get_reward")[0] == 405
+    assert get(server.url, "/nope")[0] == 404
+
+
+def test_busy_server_answers_503_instead_of_queueing_forever():
+    with serving(config=ServeConfig(max_concurrent=1, queue_timeout_s=0.2)) as srv:
+        assert srv.slots.acquire(timeout=5)  # every slot taken, as by a long request
+        try:
+            status, body = post(srv.url, REQUEST)
+        finally:
+            srv.slots.release()
+        assert status == 503 and "busy" in body["error"]
+        assert post(srv.url, REQUEST)[0] == 200
+
+
+def test_concurrent_clients_get_the_sequential_answers(server):
+    queries = [f"{PROMPT}#### {n}" for n in range(64)]
+    request = {"query": queries, "prompts": [PROMPT] * 64, "labels": [str(n % 7) for n in range(64)]}
+    expected = post(server.url, request)[1]["rewards"]
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        answers = list(ex.map(lambda _: post(server.url, request), range(16)))
+    assert all(status == 200 and body["rewards"] == expected for status, body in answers)
+
+
+@pytest.mark.parametrize("policy,expected", [(OnMissing.ZERO, 0.0), (OnMissing.NULL, None)])
+def test_missing_rewards_on_the_wire(monkeypatch, policy, expected):
+    from verifier.rewards import server as server_module
+    from verifier.rewards.result import Missing, RewardResult
+
+    undecided = RewardResult(None, "sandbox_error", "engine down", "code", missing=Missing.INFRA)
+    monkeypatch.setattr(server_module, "score_queries", lambda *a, **k: [undecided])
+    with serving(config=ServeConfig(on_missing=policy)) as srv:
+        status, body = post(srv.url, {"query": ["x"], "labels": ["1"]})
+    assert status == 200 and body["rewards"] == [expected] and body["missing"] == [0]
+
+
+def test_missing_rewards_with_retry_policy_are_503(monkeypatch):
+    from verifier.rewards import server as server_module
+    from verifier.rewards.result import Missing, RewardResult
+
+    undecided = RewardResult(None, "deadline", "late", "math", missing=Missing.DEADLINE)
+    monkeypatch.setattr(server_module, "score_queries", lambda *a, **k: [undecided])
+    with serving(config=ServeConfig(on_missing=OnMissing.RETRY)) as srv:
+        status, body = post(srv.url, {"query": ["x"], "labels": ["1"]})
+    assert status == 503 and body["missing"] == [0]
+
+
+def test_verify_serve_command(tmp_path):
+    """The real command: starts, answers, stops on SIGINT."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "verifier.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if get(url, "/health")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        status, body = post(url, REQUEST)
+        assert (status, body["rewards"]) == (200, [1.0, 0.0, 0.0])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "/get_reward" in out
