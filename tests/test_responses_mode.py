@@ -119,3 +119,31 @@ def test_usage_errors_exit_2() -> None:
     assert run_verify().returncode == 2
     assert run_verify("--bank", "x.jsonl", "--samples", "0").returncode == 2
     assert run_verify("bank", "import", "nope", "a", "-o", "b").returncode == 2
+
+
+def test_code_bank_reference_solutions_pass_in_the_sandbox(tmp_path: Path, docker_client) -> None:
+    """The pipeline's code path end to end: HumanEval references as model outputs, real Docker."""
+    bank = REPO / "problem_banks" / "code-style.jsonl"
+    problems = read_jsonl(bank)
+    rows = [
+        {"problem_id": p["id"], "completion": f"```python\n{p['reference_solution']}```"} for p in problems
+    ]
+    rows.append({"problem_id": problems[0]["id"], "completion": "```python\ndef nothing():\n    pass\n```"})
+    out = tmp_path / "run"
+    result = run_verify(
+        "--bank",
+        str(bank),
+        "--responses",
+        str(write_responses(tmp_path / "r.jsonl", rows)),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problems"] == 164 and summary["samples"] == 165
+    assert summary["verified"] == 164 and summary["problems_with_verified"] == 164
+    assert summary["status_counts"]["pass"] == 164
+    chains = read_jsonl(out / "chains.jsonl")
+    failed = [c for c in chains if not c["verdict"]["correct"]]
+    assert [(c["problem_id"], c["sample_index"]) for c in failed] == [(problems[0]["id"], 1)]
+    assert failed[0]["verdict"]["status"] in {"wrong", "runtime_error"}
