@@ -202,3 +202,21 @@ def test_bad_baseline_is_exit_2_before_the_run(tmp_path):
     assert result.returncode == 2
     assert "no such baseline" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_bank_check_junit(tmp_path):
+    rows = [
+        json.loads(line) for line in (REPO / "problem_banks" / "gsm-style.jsonl").read_text().splitlines()[:3]
+    ]
+    rows[2]["answer"] = "424242"  # disagrees with its reference solution
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_verify("bank", "check", str(bank), "--junit", str(tmp_path / "bank.xml"))
+    assert result.returncode == 1
+    cases = {
+        c.get("name"): c.find("failure") for c in ET.parse(tmp_path / "bank.xml").getroot().iter("testcase")
+    }
+    assert list(cases) == [r["id"] for r in rows]
+    assert cases[rows[0]["id"]] is None and cases[rows[1]["id"]] is None
+    failure = cases[rows[2]["id"]]
+    assert failure is not None and failure.text

@@ -27,6 +27,7 @@ def check(
     files: list[Path] = typer.Argument(..., help="bank JSONL files"),
     schema_only: bool = typer.Option(False, "--schema-only", help="validate the schema and ids only"),
     code: bool = typer.Option(True, "--code/--no-code", help="run code references in the Docker sandbox"),
+    junit: Path | None = typer.Option(None, "--junit", help="write a JUnit XML report, one test case per problem"),
 ) -> None:
     """Validate banks, then check every gold answer and reference solution with the checkers."""
     errors: list[str] = []
@@ -39,6 +40,7 @@ def check(
     if errors:
         fail_input(errors)
     failed = False
+    suites: list[tuple[str, list[str], list[str]]] = []
     for bank in banks:
         counts = bank.counts()
         console.print(
@@ -55,6 +57,11 @@ def check(
         for message in report.failures:
             err_console.print(f"{bank.path}: {message}", markup=False, highlight=False)
         failed |= not report.ok
+        suites.append((bank.path.stem, [p.id for p in bank.problems], report.failures))
+    if junit is not None:
+        from verifier.gate.junit import write_selfcheck_junit
+
+        write_selfcheck_junit(junit, suites)
     if failed:
         raise typer.Exit(EXIT_FAILED)
 

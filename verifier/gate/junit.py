@@ -83,3 +83,24 @@ def write_junit(
     atomic_write(
         path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
     )
+
+
+def write_selfcheck_junit(path: Path, suites: list[tuple[str, list[str], list[str]]]) -> None:
+    """`verify bank check --junit`: per bank (name, problem ids, failure lines "id: what"), one test
+    case per problem that fails with its self-check failures."""
+    root = ET.Element("testsuites", name="verify bank check")
+    for name, ids, failures in suites:
+        by_id: dict[str, list[str]] = defaultdict(list)
+        for line in failures:
+            pid, _, what = line.partition(": ")
+            by_id[pid].append(what)
+        ts = ET.SubElement(root, "testsuite", name=name, tests=str(len(ids)), failures=str(len(by_id)))
+        for pid in ids:
+            case = ET.SubElement(ts, "testcase", classname=name, name=pid)
+            if by_id.get(pid):
+                ET.SubElement(case, "failure", message=by_id[pid][0]).text = "\n".join(by_id[pid])
+    ET.indent(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )

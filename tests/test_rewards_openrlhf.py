@@ -1,0 +1,47 @@
+"""OpenRLHF's file form: the file loaded by path as ``--remote_rm_url reward.py`` is, then
+``reward_func(queries, prompts, labels)`` called as OpenRLHF calls it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+FILE = Path(__file__).resolve().parent.parent / "verifier" / "rewards" / "openrlhf.py"
+PROMPT = "<|im_start|>user\nTom has 3 apples and buys 5 more. How many?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def load_like_openrlhf():
+    spec = importlib.util.spec_from_file_location("reward_func", FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reward_func
+
+
+def test_reward_func_file_form():
+    reward_func = load_like_openrlhf()
+    queries = [PROMPT + "3 + 5 = 8\n#### 8", PROMPT + "#### 9", PROMPT + "\\boxed{8}"]
+    out = reward_func(queries, [PROMPT] * 3, ["8", "8", "8"])
+    assert set(out) == {"rewards", "scores", "extra_logs"}
+    assert out["rewards"].tolist() == [1.0, 0.0, 1.0]
+    assert out["scores"].tolist() == [1.0, 0.0, 1.0]
+    assert float(out["extra_logs"]["missing"]) == 0.0
+    assert float(out["extra_logs"]["accuracy"]) == pytest.approx(2 / 3)
+
+
+def test_the_prompt_is_stripped_before_checking():
+    # The prompt holds a '#### 8' of its own (a few-shot example); only the response may count.
+    prompt = "Example: 1+7?\n#### 8\nNow: 2+2?\n"
+    out = load_like_openrlhf()([prompt + "I do not know"], [prompt], ["8"])
+    assert out["rewards"].tolist() == [0.0]
+
+
+def test_bad_input_is_an_error():
+    from verifier.rewards import BadInput
+
+    with pytest.raises(BadInput):
+        load_like_openrlhf()(["#### 1", "#### 2"], ["", ""], ["1"])
