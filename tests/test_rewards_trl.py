@@ -106,3 +106,16 @@ def test_grpo_trainer_runs_with_our_reward(embedded_model_path, tmp_path):
     assert len(rewards) == 2
     assert all(float(entry["verifier/missing_rewards"]) == 0 for entry in rewards)
     assert result["reward_stats"]["items"] == 2 * 2 and result["reward_stats"]["missing"] == 0
+
+
+def test_sixteen_threads_calling_the_adapter_get_the_sequential_scores():
+    from concurrent.futures import ThreadPoolExecutor
+
+    reward = for_trl(answer_column="answer")
+    completions = [f"step by step\n#### {n}" for n in range(40)] + ["\\boxed{\\frac{6}{4}}", "\\boxed{1.5}"]
+    answers = [str(n % 5) for n in range(40)] + ["3/2", "3/2"]
+    sequential = reward(completions, answer=answers)
+    with ThreadPoolExecutor(max_workers=16) as ex:
+        outcomes = list(ex.map(lambda _: reward(completions, answer=answers), range(32)))
+    assert all(o == sequential for o in outcomes)
+    assert sequential.count(1.0) == 7  # n == n % 5 for n < 5, and both spellings of 3/2
