@@ -29,8 +29,11 @@ def test_reward_func_file_form():
     assert set(out) == {"rewards", "scores", "extra_logs"}
     assert out["rewards"].tolist() == [1.0, 0.0, 1.0]
     assert out["scores"].tolist() == [1.0, 0.0, 1.0]
-    assert float(out["extra_logs"]["missing"]) == 0.0
-    assert float(out["extra_logs"]["accuracy"]) == pytest.approx(2 / 3)
+    # Per-sample columns, as OpenRLHF concatenates them over requests and splits them per sample.
+    assert out["extra_logs"]["missing"].tolist() == [0.0, 0.0, 0.0]
+    assert out["extra_logs"]["correct"].tolist() == [1.0, 0.0, 1.0]
+    merged = torch.cat([out["extra_logs"]["correct"], out["extra_logs"]["correct"]], dim=0).split([3, 3])
+    assert [t.tolist() for t in merged] == [[1.0, 0.0, 1.0]] * 2
 
 
 def test_the_prompt_is_stripped_before_checking():

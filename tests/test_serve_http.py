@@ -57,7 +57,7 @@ def test_get_reward(server):
     assert body["rewards"] == [1.0, 0.0, 0.0]
     assert body["scores"] == body["rewards"]
     assert body["missing"] == []
-    assert body["extra_logs"]["accuracy"] == pytest.approx(1 / 3)
+    assert body["extra_logs"] == {"correct": [1.0, 0.0, 0.0], "missing": [0.0, 0.0, 0.0]}
     assert body["statuses"] == ["correct", "wrong", "no_answer"]
 
 

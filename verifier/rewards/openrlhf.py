@@ -3,8 +3,8 @@
 OpenRLHF imports the file and calls ``reward_func(queries, prompts, labels, **kw)`` where each query
 is the prompt followed by the response, and each label the reference (``--label_key``): a gold
 answer or a whole problem as JSON. It returns ``{"rewards", "scores", "extra_logs"}`` as tensors.
-OpenRLHF cannot take a missing reward: an undecided one is 0.0 in ``rewards`` with a count in
-``extra_logs["missing"]`` (logged and counted); pass ``on_missing="raise"`` to stop instead.
+OpenRLHF cannot take a missing reward: an undecided one is 0.0 in ``rewards``, flagged 1.0 in the
+per-sample ``extra_logs["missing"]`` (logged and counted); pass ``on_missing="raise"`` to stop instead.
 The server form (``verify serve``) answers the same contract over HTTP.
 """
 
@@ -40,11 +40,12 @@ def score_queries(
     return score_batch(list(zip(labels, responses, strict=True)), options=options, bank=bank)
 
 
-def extra_logs(results: list[RewardResult]) -> dict[str, float]:
-    n = max(1, len(results))
+def extra_logs(results: list[RewardResult]) -> dict[str, list[float]]:
+    """Per-sample columns: OpenRLHF concatenates each key over requests and splits it per sample,
+    then logs its mean (so ``missing`` reads as the fraction of undecided rewards)."""
     return {
-        "accuracy": sum(r.correct for r in results) / n,
-        "missing": float(sum(r.score is None for r in results)),
+        "correct": [float(r.correct) for r in results],
+        "missing": [float(r.score is None) for r in results],
     }
 
 
@@ -68,5 +69,5 @@ def reward_func(
     return {
         "rewards": rewards,
         "scores": rewards.clone(),
-        "extra_logs": {k: torch.tensor(v) for k, v in extra_logs(results).items()},
+        "extra_logs": {k: torch.tensor(v, dtype=torch.float32) for k, v in extra_logs(results).items()},
     }
