@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from verifier.code.verdict import CodeStatus, CodeVerdict, TestResult
@@ -48,6 +49,13 @@ DATA = (
         ("3", [{"role": "user", "content": "#### 3"}, {"role": "assistant", "content": "#### 4"}], 0.0),
         ("3", [{"role": "assistant", "content": [{"type": "text", "text": "#### 3"}]}], 1.0),
         ("3", "#### 3 and later #### 4", 0.0),  # two different anchored answers
+        (np.int64(3), "#### 3", 1.0),  # verl's batches hold numpy scalars
+        (np.str_("3"), "#### 3", 1.0),
+        (
+            {"id": "p", "kind": "math", "question": "q", "answer": "3", "solution": None, "tags": None},
+            "#### 3",
+            1.0,
+        ),
     ],
 )
 def test_score_table(problem, completion, expected):

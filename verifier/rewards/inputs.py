@@ -8,6 +8,7 @@ id to look up in a bank. ``as_problem`` accepts all of them.
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,7 +73,7 @@ def as_problem(reference: Any, *, bank: Mapping[str, AnyProblem] | None = None) 
         return reference
     if isinstance(reference, bool) or reference is None:
         raise BadInput(f"no usable reference (gold answer or problem): {reference!r}")
-    if isinstance(reference, int | float):
+    if isinstance(reference, numbers.Number):  # also numpy scalars, as verl's batches hold them
         return gold_problem(str(reference))
     if isinstance(reference, str):
         if bank is not None and reference in bank:
@@ -89,7 +90,8 @@ def as_problem(reference: Any, *, bank: Mapping[str, AnyProblem] | None = None) 
     if isinstance(reference, Mapping):
         if "kind" not in reference and "answer" in reference:
             return gold_problem(str(reference["answer"]), problem_id=str(reference.get("id", "reward")))
-        record = dict(reference)
+        # A datasets/Arrow column of dicts fills keys missing in some rows with None: drop those.
+        record = {k: v for k, v in reference.items() if v is not None}
         record.setdefault("id", "reward")
         if record.get("kind") == "math":
             record.setdefault("question", "(reward call)")
