@@ -20,19 +20,21 @@ from pathlib import Path
 import pytest
 
 from verifier.rewards.result import Missing, RewardResult
-from verifier.rewards.verl import MissingReward, _as_dict, compute_score
+from verifier.rewards.verl import MissingReward, compute_score
+from verifier.rewards.verl_score import _as_dict
 
 VERL_FILE = Path(__file__).resolve().parent.parent / "verifier" / "rewards" / "verl.py"
 KEYS = {"score", "acc", "pred", "missing"}
 
 
 def load_like_verl(path: Path, name: str):
-    """What verl's get_custom_reward_fn does with custom_reward_function.path / .name."""
-    spec = importlib.util.spec_from_file_location("custom_module", path)
+    """What verl (0.9.1) does with custom_reward_function.path / .name: exec the file under a made-up
+    module name that is *not* registered in sys.modules."""
+    spec = importlib.util.spec_from_file_location(f"custom_module_{hash(str(path))}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["custom_module"] = module
     spec.loader.exec_module(module)
+    assert spec.name not in sys.modules
     return getattr(module, name)
 
 
@@ -91,6 +93,7 @@ def _prime_scores(evaluation_func, completions, references, tasks, extra_info):
 
 
 def test_prime_manager_positional_calls_in_a_process_pool():
+    """The function loaded by path must survive pickling into the process pool."""
     evaluation_func = partial(_call_with_kwargs, load_like_verl(VERL_FILE, "compute_score"), {})
     scores = _prime_scores(
         evaluation_func,
