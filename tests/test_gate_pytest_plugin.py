@@ -9,6 +9,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import REPO
 
 
@@ -88,3 +90,18 @@ def test_plugin_is_inert_without_the_option(tmp_path):
     (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
     code, outcomes, out = run_pytest(tmp_path)
     assert code == 0 and outcomes == {"test_one": "passed"}, out
+
+
+@pytest.mark.docker
+def test_code_problems_run_their_reference_in_the_sandbox(tmp_path, docker_client):
+    rows = [
+        json.loads(line)
+        for line in (REPO / "problem_banks" / "code-style.jsonl").read_text().splitlines()[:2]
+    ]
+    assert "return result" in rows[1]["reference_solution"]
+    rows[1]["reference_solution"] = rows[1]["reference_solution"].replace("return result", "return []")
+    bank = tmp_path / "code.jsonl"
+    bank.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, outcomes, out = run_pytest(tmp_path, "--verify-bank", str(bank))
+    assert code == 1, out
+    assert outcomes == {rows[0]["id"]: "passed", rows[1]["id"]: "failure"}
