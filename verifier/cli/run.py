@@ -7,7 +7,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from verifier.banks.loader import load_bank
@@ -41,13 +48,21 @@ def run_job(
     identity: dict[str, Any] = {"bank": str(bank_path), "bank_sha256": file_digest(bank_path)}
     if responses is not None:
         source: GeneratedSource | ResponsesSource = ResponsesSource(responses, bank.by_id())
-        identity |= {"mode": "responses", "responses": str(responses), "responses_sha256": file_digest(responses)}
+        identity |= {
+            "mode": "responses",
+            "responses": str(responses),
+            "responses_sha256": file_digest(responses),
+        }
     else:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from verifier.generation.transformers_backend import SamplingConfig, TransformersGenerator
 
         config = SamplingConfig(
-            temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, dtype=dtype, batch_rows=batch_rows
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            dtype=dtype,
+            batch_rows=batch_rows,
         )
         with console.status("loading the model"):
             generator = TransformersGenerator(model, config)
@@ -104,7 +119,7 @@ def print_summary(result: RunResult) -> None:
         ("verified chains", s["verified"]),
         ("problems with a verified chain", s["problems_with_verified"]),
         ("pass@1", s["pass@1"]),
-        (f"pass@{n}", s["pass@k"].get(str(n))),
+        *([(f"pass@{n}", s["pass@k"].get(str(n)))] if n > 1 else []),
         ("statuses", ", ".join(f"{k} {v}" for k, v in sorted(s["status_counts"].items()))),
         ("tokens/s", s["tokens_per_s"]),
         ("wall time (s)", s["wall_seconds"]),
