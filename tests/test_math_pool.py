@@ -4,6 +4,8 @@ TIMEOUT/UNPARSEABLE (never a hang, never "correct"), workers are replaced and cl
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -198,3 +200,60 @@ def test_workers_die_with_their_parent(tmp_path) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"worker {worker_pid} outlived its parent")
+
+
+class _CountingQueue(queue.Queue):
+    """The pool's idle queue, counting callers that have reached it (to order a test without sleeps)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Semaphore(0)
+
+    def get(self, block: bool = True, timeout: float | None = None):  # type: ignore[no-untyped-def]
+        self.arrived.release()
+        return super().get(block, timeout)
+
+
+@pytest.mark.timeout(120)
+def test_close_while_tasks_run_and_wait_gives_each_an_error_decision() -> None:
+    """Regression: close() during another thread's run() raised ValueError in that thread."""
+    pool = MathPool(workers=1)
+    pool._idle = _CountingQueue()
+    pool.start()
+    arrived = pool._idle.arrived
+    while arrived.acquire(blocking=False):  # start() borrowed every worker once
+        pass
+    out: list = []
+
+    def sleeper() -> None:
+        out.append(pool.run({"op": "sleep", "seconds": "60"}, timeout_s=120))
+
+    threads = [threading.Thread(target=sleeper) for _ in range(3)]
+    for t in threads:
+        t.start()
+        assert arrived.acquire(timeout=30)  # this caller holds the worker or waits for it
+    closers = [threading.Thread(target=pool.close) for _ in range(2)]
+    for t in closers:
+        t.start()
+    for t in closers + threads:
+        t.join(timeout=60)
+        assert not t.is_alive()
+    pool.close()  # idempotent
+    assert [(d.status, d.rule) for d in out] == [(MathStatus.ERROR, "closed")] * 3
+    assert all("closed" in d.reason for d in out)
+    assert pool._all == [] and pool.crashes == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_that_died_between_tasks_gives_an_error_then_is_replaced() -> None:
+    """Regression: closing the dead worker's stdin re-raised BrokenPipeError out of run()."""
+    import os
+    import signal
+
+    with MathPool(workers=1).start() as pool:
+        dead = pool._all[0].proc
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.wait()
+        failed = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=30)
+        assert failed.status is MathStatus.ERROR and "worker failed" in failed.reason
+        assert pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=30).status is MathStatus.CORRECT

@@ -7,12 +7,14 @@ its place; the caller gets a TIMEOUT decision. No signals are used, so any threa
 task, through ``asyncio.to_thread``) may call concurrently.
 
 Workers start lazily on the first task; ``close()`` (or leaving the ``with`` block, or interpreter
-exit for the default pool) kills them.
+exit for the default pool) kills them. ``close()`` may run while other threads' tasks are in flight:
+those tasks get an ERROR decision ("the math pool was closed"), callers waiting for a worker too.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import queue
@@ -73,11 +75,20 @@ class _Worker:
         return message
 
     def kill(self) -> None:
+        """Kill the process; any thread may, any number of times. The pipes stay open: the thread
+        that holds the worker may be reading them, and a closed descriptor's number can be reused."""
         self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                stream.close()
+
+    def close(self) -> None:
+        """Kill the process and close its pipes: only by the thread that holds the worker."""
+        self.kill()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if self.proc.stdin is not None:
+            # Closing flushes what a failed send left in the buffer, for a process that is gone.
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
 
 
 class MathPool:
@@ -93,9 +104,11 @@ class MathPool:
         self.size = workers or max(1, min(4, os.cpu_count() or 1))
         self.memory_mb = memory_mb
         self.start_timeout_s = start_timeout_s
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # None in the queue: the pool is closed; each waiter that takes it puts it back for the next.
+        self._idle: queue.Queue[_Worker | None] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
+        self._close_lock = threading.Lock()
         self._started = False
         self._closed = False
         self._owner_pid = os.getpid()
@@ -127,19 +140,26 @@ class MathPool:
     def start(self) -> MathPool:
         """Start every worker now and wait until each is ready (otherwise they start on first use)."""
         self._ensure_started()
-        borrowed = [self._idle.get() for _ in range(self.size)]
+        borrowed: list[_Worker | None] = []
         try:
+            for _ in range(self.size):
+                worker = self._idle.get()
+                if worker is None:  # closed meanwhile
+                    self._idle.put(None)
+                    break
+                borrowed.append(worker)
             for i, worker in enumerate(borrowed):
-                if not worker.ready:
+                if worker is not None and not worker.ready:
                     try:
                         self._await_ready(worker)
-                    except EOFError:
-                        with self._lock:
-                            self.crashes += 1
+                    except (EOFError, OSError, ValueError):
+                        if not self._closed:
+                            with self._lock:
+                                self.crashes += 1
                         borrowed[i] = self._replace(worker)
         finally:
             for worker in borrowed:
-                self._idle.put(worker)
+                self._give_back(worker)
         return self
 
     def _await_ready(self, worker: _Worker) -> None:
@@ -148,14 +168,25 @@ class MathPool:
             raise EOFError("worker did not start")
         worker.ready = True
 
-    def _replace(self, worker: _Worker) -> _Worker:
-        worker.kill()
+    def _replace(self, worker: _Worker) -> _Worker | None:
+        """A fresh worker in place of ``worker``; None once the pool is closed (it starts nothing new)."""
+        worker.close()
         with self._lock:
-            if worker in self._all:
+            if worker in self._all:  # close() may have taken the list already
                 self._all.remove(worker)
             if self._closed:
-                return worker  # the pool is closing: start nothing new
+                return None
             return self._spawn()
+
+    def _give_back(self, worker: _Worker | None) -> None:
+        """Return a borrowed worker to the idle queue, or close it if the pool was closed meanwhile."""
+        if worker is None:
+            return
+        with self._lock:  # atomic with close() setting the flag, so close() drains whatever got in
+            if not self._closed:
+                self._idle.put(worker)
+                return
+        worker.close()
 
     def compare(self, gold: str, pred: str, *, timeout_s: float) -> Decision:
         """Run the full comparison of (gold, pred) in a worker, within ``timeout_s`` of work."""
@@ -171,42 +202,64 @@ class MathPool:
         self._ensure_started()
         waited_from = time.monotonic()
         try:
-            worker = self._idle.get(timeout=max(timeout_s, 0.001))
+            borrowed = self._idle.get(timeout=max(timeout_s, 0.001))
         except queue.Empty:
             return Decision(MathStatus.TIMEOUT, "deadline", f"no free worker within {timeout_s:g} s")
+        if borrowed is None:
+            self._idle.put(None)
+            return _CLOSED
+        worker: _Worker | None = borrowed
         left = max(0.001, timeout_s - (time.monotonic() - waited_from))
         try:
-            if not worker.ready:
-                self._await_ready(worker)
-            worker.send(task)
-            result = worker.read(time.monotonic() + left)
+            if not borrowed.ready:
+                self._await_ready(borrowed)
+            borrowed.send(task)
+            result = borrowed.read(time.monotonic() + left)
             if result is None:
                 with self._lock:
                     self.timeouts += 1
-                worker = self._replace(worker)
+                worker = self._replace(borrowed)
                 return Decision(
                     MathStatus.TIMEOUT, "deadline", f"no result within {timeout_s:g} s; worker killed"
                 )
             status = MathStatus(result["status"])
             if status is MathStatus.ERROR and "memory limit" in result.get("reason", ""):
-                worker = self._replace(worker)
+                worker = self._replace(borrowed)
             return Decision(status, result.get("rule") or "worker", result.get("reason", ""))
-        except (EOFError, BrokenPipeError, OSError, ValueError) as e:
+        except (EOFError, OSError, ValueError) as e:
+            if self._closed:  # close() killed the worker under us: not the worker's fault
+                return _CLOSED
             with self._lock:
                 self.crashes += 1
-            worker = self._replace(worker)
+            worker = self._replace(borrowed)
             return Decision(MathStatus.ERROR, "worker", f"worker failed ({type(e).__name__}: {e}); replaced")
         finally:
-            self._idle.put(worker)
+            self._give_back(worker)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            workers, self._all = self._all, []
-        if os.getpid() != self._owner_pid:
-            return  # a forked copy of this pool: the workers belong to the parent
-        for worker in workers:
-            worker.kill()
+        """Kill every worker. Idempotent, and safe while other threads run tasks: a task in flight
+        gets an ERROR decision, and so does a caller waiting for a worker."""
+        with self._close_lock:  # a second close() returns once the first is done
+            with self._lock:
+                if self._closed:
+                    return
+                self._closed = True
+                workers, self._all = self._all, []
+            if os.getpid() != self._owner_pid:
+                return  # a forked copy of this pool: the workers belong to the parent
+            for worker in workers:
+                worker.kill()  # a busy worker's pipes are closed by the thread that holds it
+            while True:
+                try:
+                    idle = self._idle.get_nowait()
+                except queue.Empty:
+                    break
+                if idle is not None:
+                    idle.close()
+            self._idle.put(None)  # wakes the callers waiting for a worker
+
+
+_CLOSED = Decision(MathStatus.ERROR, "closed", "the math pool was closed before the task finished")
 
 
 class _DefaultPool:
