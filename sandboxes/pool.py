@@ -5,19 +5,22 @@ after a timeout, out-of-memory, crash, signal, leftover process or file, and aft
 ``recycle_after`` jobs, the container is replaced by a fresh one in the background instead. Only
 infrastructure failures (engine unreachable, container gone) are retried, with tenacity, each time
 on a fresh container; what the candidate did is never retried.
+
+A caller waits for a free container only while one can still come back (``sandboxes/slots.py``): a
+pool never started, a stuck engine, or ``close()`` gives an ``InfraError`` (a ``sandbox_error``
+result), never an endless wait.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import docker
@@ -28,11 +31,14 @@ from sandboxes.image import RUNNER_IMAGE
 from sandboxes.profile import ContainerLimits
 from sandboxes.protocol import Job, JobResult, parse_result_channel
 from sandboxes.reaper import SESSION, owner_labels, reap_orphans, remove_session
+from sandboxes.slots import Lease, Slots
 from sandboxes.worker import AnswerTimeout, ContainerDied, InfraError, Worker
 
 log = logging.getLogger(__name__)
 
 HOST_SLACK_S = 10.0  # the fork server enforces the deadline; the host waits this much longer
+# Starting a container: create, attach and start (each bounded by the client's timeout) and a ping.
+START_ALLOWANCE_S = 120.0
 
 
 class Sandbox(Protocol):
@@ -68,7 +74,7 @@ class SandboxPool:
         self.stats: Counter[str] = Counter()
         self._client = client
         self._own_client = client is None
-        self._idle: queue.Queue[Worker | None] = queue.Queue()
+        self._slots: Slots[Worker] = Slots()
         self._live: set[Worker] = set()
         self._lock = threading.Lock()
         self._background: ThreadPoolExecutor | None = None
@@ -115,34 +121,40 @@ class SandboxPool:
             raise InfraError(f"Docker engine unreachable: {e}") from e
         self._background = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sandbox-recycle")
         futures = [self._background.submit(self._new_worker) for _ in range(self.size)]
-        errors = []
+        workers, errors = [], []
         for f in futures:
             try:
-                self._idle.put(f.result())
+                workers.append(f.result())
             except InfraError as e:
                 errors.append(str(e))
         if errors:  # undo, but stay startable: the next run tries again
-            while not self._idle.empty():
-                worker = self._idle.get_nowait()
-                if worker is not None:
-                    with self._lock:
-                        self._live.discard(worker)
-                    self._close_worker(worker)
+            for worker in workers:
+                with self._lock:
+                    self._live.discard(worker)
+                self._close_worker(worker)
             self._background.shutdown(wait=True)
             self._background = None
             raise InfraError(f"could not start the pool: {errors[0]}")
+        for worker in workers:
+            self._slots.add(worker)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._background is not None:
-            self._background.shutdown(wait=True)
-        with self._lock:
+        """Remove every container. Safe while other threads run jobs: they, and callers waiting for
+        a container, get a sandbox_error result ("the pool is closed")."""
+        with self._lock:  # with _release: no replacement is submitted after this
+            if self._closed:
+                return
+            self._closed = True
             workers = list(self._live)
             self._live.clear()
+        idle = self._slots.close()  # wakes the callers waiting for a container
         for w in workers:
-            self._close_worker(w)
+            if w in idle:
+                self._close_worker(w)
+            else:  # a job holds it: its reader sees the stream end and closes the socket itself
+                self._kill_worker(w)
+        if self._background is not None:
+            self._background.shutdown(wait=True)
         if self._client is not None:
             try:
                 remove_session(self._client, self.session)  # anything a failed start left behind
@@ -180,7 +192,7 @@ class SandboxPool:
             return list(ex.map(self.run, jobs))
 
     def _run_once(self, payload: dict[str, Any], timeout_s: float) -> JobResult:
-        worker = self._acquire()
+        lease, worker = self._acquire(timeout_s)
         recycle = True
         try:
             try:
@@ -204,7 +216,7 @@ class SandboxPool:
                 self.stats["recycled"] += 1  # after a timeout, kill, crash or leftovers
             return self._result(answer, recycle)
         finally:
-            self._release(worker, recycle)
+            self._release(lease, worker, recycle)
 
     @staticmethod
     def _result(answer: dict[str, Any], recycled: bool) -> JobResult:
@@ -244,44 +256,64 @@ class SandboxPool:
         self.stats["containers"] += 1
         return worker
 
-    def _acquire(self) -> Worker:
-        if self._closed:
-            raise InfraError("the pool is closed")
-        worker = self._idle.get()
-        if worker is None:  # a slot whose background replacement failed: try again here
-            try:
-                return self._new_worker()
-            except InfraError:
-                self._idle.put(None)
-                raise
-        return worker
+    def _acquire(self, timeout_s: float) -> tuple[Lease, Worker]:
+        # Due back after the job's deadline and slack, plus time to start a container first.
+        lease, worker = self._slots.take(due_in_s=timeout_s + HOST_SLACK_S + START_ALLOWANCE_S)
+        if worker is not None:
+            return lease, worker
+        try:  # a slot whose background replacement failed: try again here
+            return lease, self._new_worker()
+        except BaseException:
+            self._slots.give_back(lease, None)  # the slot stays in the pool, still empty
+            raise
 
-    def _release(self, worker: Worker, recycle: bool) -> None:
+    def _release(self, lease: Lease, worker: Worker, recycle: bool) -> None:
         if not recycle:
-            self._idle.put(worker)
+            if not self._slots.give_back(lease, worker):  # closed meanwhile
+                self._close_worker(worker)
             return
         self.stats["replaced"] += 1
-        with self._lock:
+        with self._lock:  # with close(): nothing is submitted to a shut-down executor
             self._live.discard(worker)
-        if self._background is None or self._closed:
+            replacing = not self._closed and self._background is not None
+            if replacing:
+                assert self._background is not None
+                self._slots.extend(lease, START_ALLOWANCE_S)
+                self._background.submit(self._replace, lease, worker).add_done_callback(self._report)
+        if not replacing:
             self._close_worker(worker)
-            return
-        self._background.submit(self._replace, worker)
+            self._slots.give_back(lease, None)
 
-    def _replace(self, old: Worker) -> None:
-        self._close_worker(old)
-        if self._closed:
-            return
+    def _replace(self, lease: Lease, old: Worker) -> None:
+        replacement = None
         try:
-            self._idle.put(self._new_worker())
+            self._close_worker(old)
+            if not self._closed:
+                replacement = self._new_worker()
         except InfraError as e:
             if not self._closed:
                 log.warning("could not replace a runner container: %s", e)
-            self._idle.put(None)
+        finally:  # the slot always comes back, with a fresh worker or empty (None)
+            if not self._slots.give_back(lease, replacement) and replacement is not None:
+                self._close_worker(replacement)
+
+    def _report(self, future: Future[None]) -> None:
+        """A replacement that failed in an unexpected way: its slot came back empty; say why."""
+        error = future.exception()
+        if error is not None:
+            self.stats["background_errors"] += 1
+            log.error("replacing a runner container failed", exc_info=error)
 
     def _close_worker(self, worker: Worker) -> None:
         try:
             worker.close()
+        except (DockerException, OSError) as e:
+            self.stats["close_errors"] += 1
+            log.warning("could not remove container %s: %s", worker.id[:12], e)
+
+    def _kill_worker(self, worker: Worker) -> None:
+        try:
+            worker.kill()
         except (DockerException, OSError) as e:
             self.stats["close_errors"] += 1
             log.warning("could not remove container %s: %s", worker.id[:12], e)

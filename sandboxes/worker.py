@@ -59,12 +59,20 @@ class Worker:
             self._container.start()
             pong = self.request({"op": "ping"}, timeout=30.0)
         except (DockerException, OSError, AnswerTimeout) as e:
-            self.close()
-            raise InfraError(f"cannot start a runner container: {e}") from e
+            raise InfraError(f"cannot start a runner container: {e}{self._close_after_failure()}") from e
         if pong.get("op") != "pong":
-            self.close()
-            raise InfraError(f"runner container answered {pong!r} to ping")
+            raise InfraError(f"runner container answered {pong!r} to ping{self._close_after_failure()}")
         self.info = pong
+
+    def _close_after_failure(self) -> str:
+        """Close a half-made worker; a failure to remove it (engine gone too) joins the start error
+        instead of replacing it, so the caller still gets an InfraError (the reaper and the pool's
+        session sweep remove the container later)."""
+        try:
+            self.close()
+        except (DockerException, OSError) as e:
+            return f"; removing the container failed too: {e}"
+        return ""
 
     @property
     def id(self) -> str:
@@ -119,26 +127,35 @@ class Worker:
 
     def _died(self, message: str) -> ContainerDied:
         oom = False
+        container = self._container
         try:
-            self._container.reload()
-            oom = bool(self._container.attrs.get("State", {}).get("OOMKilled"))
+            if container is not None:
+                container.reload()
+                oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
         except (DockerException, OSError):
             pass  # auto_remove may already have taken it; treat as a plain death
         tail = self.stderr[-500:].decode("utf-8", "replace")
         return ContainerDied(f"{message}{'; fork server said: ' + tail if tail else ''}", oom_killed=oom)
 
-    def close(self) -> None:
-        """Kill and remove the container; safe to call twice and on a half-made worker."""
-        if self._response_sock is not None:
-            with contextlib.suppress(OSError):
-                self._response_sock.close()
-            self._response_sock = self._sock = None
-        if self._container is not None:
+    def kill(self) -> None:
+        """Kill and remove the container but leave the attach socket open: any thread may call it,
+        also while another reads the socket (that reader sees the stream end: ``ContainerDied``)."""
+        container = self._container  # the holder may be closing it at the same time
+        if container is not None:
             try:
-                self._container.remove(force=True)
+                container.remove(force=True)
             except NotFound:
                 pass
             except APIError as e:
                 if e.status_code != 409:  # 409: auto_remove is already removing it
                     raise
-            self._container = None
+
+    def close(self) -> None:
+        """Kill and remove the container and close the socket; only by the thread that holds the
+        worker. Safe to call twice and on a half-made worker."""
+        if self._response_sock is not None:
+            with contextlib.suppress(OSError):
+                self._response_sock.close()
+            self._response_sock = self._sock = None
+        self.kill()
+        self._container = None

@@ -78,3 +78,49 @@ def test_an_unstarted_pool_on_a_dead_engine_answers_sandbox_error() -> None:
     dead = docker.DockerClient(base_url="tcp://127.0.0.1:9", timeout=2, version="1.41")
     r = SandboxPool(size=1, client=dead, attempts=2).run(Job(mode="call", program="x = 1", entry_point="f"))
     assert r.outcome == "sandbox_error" and r.attempts == 2 and "unreachable" in r.error
+
+
+def _run_in_thread(pool: SandboxPool, job: Job, out: list) -> threading.Thread:
+    thread = threading.Thread(target=lambda: out.append(pool.run(job)))
+    thread.start()
+    return thread
+
+
+@pytest.mark.timeout(180)
+def test_close_while_a_job_runs_and_another_waits_gives_both_a_sandbox_error(docker_client) -> None:
+    """Regression: the waiting caller blocked forever, the running one raised AttributeError (its
+    socket was closed under it)."""
+    pool = SandboxPool(size=1, client=docker_client).start()
+    slow = Job(
+        mode="call", program="import time\ndef f():\n    time.sleep(60)\n", entry_point="f", cases=[{}]
+    )
+    out: list = []
+    threads = [_run_in_thread(pool, slow, out)]
+    while pool._slots._free:  # until the first job holds the only container
+        time.sleep(0.01)
+    threads.append(_run_in_thread(pool, slow, out))
+    while not pool._slots.waiting:  # until the second waits for it (orders events; nothing is timed)
+        time.sleep(0.01)
+    closers = [threading.Thread(target=pool.close) for _ in range(2)]
+    for t in closers:
+        t.start()
+    for t in threads + closers:
+        t.join(timeout=60)
+        assert not t.is_alive()
+    assert [(r.outcome, r.error) for r in out] == [("sandbox_error", "the pool is closed")] * 2
+    assert not docker_client.containers.list(all=True, filters={"label": f"{SESSION}={pool.session}"})
+
+
+@pytest.mark.timeout(180)
+def test_engine_unreachable_after_start_is_a_sandbox_error_not_a_hang(docker_client) -> None:
+    """The engine goes away under a started pool: the container dies, no fresh one can be made (the
+    client points at a socket where no engine answers); the job and check_code get sandbox_error."""
+    with SandboxPool(size=1, client=docker_client) as pool:
+        for c in docker_client.containers.list(filters={"label": f"{SESSION}={pool.session}"}):
+            c.kill()
+        pool._client = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+        r = pool.run(Job(mode="call", program="def f():\n    return 1\n", entry_point="f", cases=[{}]))
+        assert r.outcome == "sandbox_error" and r.attempts == pool.attempts
+        verdict = check_code(problem=PROBLEM, completion="def f():\n    return 1\n", sandbox=pool)
+        assert verdict.status is CodeStatus.SANDBOX_ERROR and not verdict.correct
+        pool._client = docker_client  # so close() sweeps the session
