@@ -24,4 +24,4 @@ def run_verify(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

@@ -147,3 +147,109 @@ def test_code_bank_reference_solutions_pass_in_the_sandbox(tmp_path: Path, docke
     failed = [c for c in chains if not c["verdict"]["correct"]]
     assert [(c["problem_id"], c["sample_index"]) for c in failed] == [(problems[0]["id"], 1)]
     assert failed[0]["verdict"]["status"] in {"wrong", "runtime_error"}
+
+
+def test_resume_retries_units_the_checker_could_not_decide(tmp_path: Path) -> None:
+    """A unit recorded as an infrastructure failure (math worker lost) is checked again on rerun,
+    and the log is left with exactly one record per unit."""
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    rows = [
+        {"problem_id": "gsm-style-00", "completion": "3 + 5 = 8\n#### 8"},
+        {"problem_id": "gsm-style-01", "completion": "#### 24"},
+    ]
+    responses = write_responses(tmp_path / "r.jsonl", rows)
+    out = tmp_path / "run"
+    assert run_verify("--bank", str(bank), "--responses", str(responses), "--out", str(out)).returncode == 0
+    chains_path = out / "chains.jsonl"
+    chains = read_jsonl(chains_path)
+    # What an earlier run would have logged had its math worker died on the first unit.
+    chains[0]["verdict"] = {**chains[0]["verdict"], "status": "error", "correct": False, "rule": "worker"}
+    chains_path.write_text("".join(json.dumps(c) + "\n" for c in chains), encoding="utf-8")
+
+    again = run_verify("--bank", str(bank), "--responses", str(responses), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "1 resumed, 1 new" in again.stdout
+    after = read_jsonl(chains_path)
+    assert sorted((c["problem_id"], c["sample_index"]) for c in after) == [
+        ("gsm-style-00", 0),
+        ("gsm-style-01", 0),
+    ]
+    assert all(c["verdict"]["status"] == "correct" for c in after)
+    assert json.loads((out / "summary.json").read_text())["verified"] == 2
+
+
+def test_infrastructure_failures_are_not_scored_as_wrong(tmp_path: Path) -> None:
+    from verifier.pipeline.summary import summarise
+    from verifier.schema import ChainRecord
+
+    def record(i: int, kind: str, status: str, rule: str | None) -> ChainRecord:
+        verdict = {"status": status, "correct": status in ("correct", "pass"), "rule": rule, "reason": "r"}
+        return ChainRecord.model_validate(
+            {
+                "problem_id": "p",
+                "sample_index": i,
+                "kind": kind,
+                "seed": None,
+                "model": "m",
+                "prompt": "q",
+                "completion": "c",
+                "tokens": 0,
+                "extracted": None,
+                "verdict": verdict,
+            }
+        )
+
+    records = [
+        record(0, "math", "correct", "rational"),
+        record(1, "math", "error", "worker"),
+        record(2, "math", "timeout", "deadline"),
+        record(3, "math", "timeout", "guard"),  # a pathological answer: the model's doing
+        record(4, "code", "sandbox_error", None),
+        record(5, "code", "timeout", "deadline"),  # a candidate that loops: the model's doing
+    ]
+    assert [r.infrastructure_failure for r in records] == [False, True, True, False, True, False]
+    summary = summarise(records, problems=1, wall_seconds=0.0, run={})
+    assert summary["infra_errors"] == 3
+    assert summary["per_problem"]["p"] == {"samples": 3, "correct": 1, "infra_errors": 3}
+    assert summary["pass@1"] == pytest.approx(1 / 3)
+
+
+def test_unusable_inputs_and_run_directories_exit_2_without_traceback(tmp_path: Path) -> None:
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    good = write_responses(tmp_path / "r.jsonl", [{"problem_id": "gsm-style-00", "completion": "#### 8"}])
+    not_utf8 = tmp_path / "latin1.jsonl"
+    not_utf8.write_bytes(b'{"problem_id": "gsm-style-00", "completion": "caf\xe9"}\n')
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "run.json").write_text("{not json")
+    cases = [
+        (("--responses", str(not_utf8)), f"{not_utf8}:1: <encoding>: not UTF-8"),
+        (
+            ("--responses", str(good), "--out", str(a_file)),
+            f"{a_file}:0: --out: cannot use as the run directory",
+        ),
+        (
+            ("--responses", str(good), "--out", str(corrupt)),
+            f"{corrupt / 'run.json'}:1: <json>: not a run description",
+        ),
+        (("--responses", str(tmp_path)), f"{tmp_path}:0: <file>: cannot open"),
+    ]
+    for args, expected in cases:
+        result = run_verify("--bank", str(bank), *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(expected), (args, result.stderr)
+
+
+def test_completion_with_unicode_line_separators_round_trips(tmp_path: Path) -> None:
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    text = "first\u2028second\u2029third\x85\n#### 8"
+    responses = write_responses(tmp_path / "r.jsonl", [{"problem_id": "gsm-style-00", "completion": text}])
+    out = tmp_path / "run"
+    for _ in range(2):  # the second run reads the log back to resume
+        result = run_verify("--bank", str(bank), "--responses", str(responses), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+    [chain] = read_jsonl(out / "chains.jsonl")
+    assert chain["completion"] == text and chain["verdict"]["status"] == "correct"

@@ -127,6 +127,15 @@ class ChainRecord(BaseModel):
     gen_seconds: float = Field(default=0.0, ge=0)
     check_seconds: float = Field(default=0.0, ge=0)
 
+    @property
+    def infrastructure_failure(self) -> bool:
+        """The checker could not decide (sandbox down, math worker lost, or its deadline hit outside a
+        guard): not the answer's fault, so it is retried on resume and never scored as wrong."""
+        status, rule = self.verdict.status, self.verdict.rule
+        if self.kind == "code":
+            return status == "sandbox_error"
+        return status == "error" or (status == "timeout" and rule != "guard")
+
 
 class ResponseRecord(_Strict):
     """A line of a --responses file: a completion made elsewhere, to verify without generating."""

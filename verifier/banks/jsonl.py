@@ -44,12 +44,26 @@ def format_validation_error(path: Path | str, line: int, err: ValidationError) -
 def read_jsonl(path: Path, adapter: TypeAdapter[T]) -> Iterator[tuple[int, T | None, list[str]]]:
     """Yield (line number, parsed record or None, error messages) for every non-blank line."""
     try:
-        fh = path.open("r", encoding="utf-8")
+        fh = path.open("rb")
     except OSError as e:
         yield 0, None, [f"{path}:0: <file>: cannot open: {e.strerror}"]
         return
     with fh:
-        for lineno, raw in enumerate(fh, start=1):
+        lineno = 0
+        while True:
+            try:
+                raw_bytes = fh.readline()
+            except OSError as e:  # e.g. a directory, or a read error mid-file
+                yield lineno + 1, None, [f"{path}:{lineno + 1}: <file>: cannot read: {e.strerror or e}"]
+                return
+            if not raw_bytes:
+                return
+            lineno += 1
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield lineno, None, [f"{path}:{lineno}: <encoding>: not UTF-8 (byte {e.start + 1})"]
+                continue
             if not raw.strip():
                 continue
             try:

@@ -50,7 +50,12 @@ def _check_run_identity(out_dir: Path, identity: dict[str, Any]) -> None:
     """A directory holds one run: resuming with other settings would mix two runs' samples."""
     path = out_dir / "run.json"
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InputError([f"{path}:1: <json>: not a run description ({e}); use another --out"]) from None
+        if not isinstance(old, dict):
+            raise InputError([f"{path}:1: <json>: not a run description; use another --out"])
         diff = [k for k in identity if old.get(k) != identity[k]]
         if diff:
             raise InputError(
@@ -94,16 +99,20 @@ def run_pipeline(
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> RunResult:
     t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(
+            [f"{out_dir}:0: --out: cannot use as the run directory: {e.strerror or e}"]
+        ) from None
     _check_run_identity(out_dir, identity)
     problems = list(bank.problems[:limit] if limit else bank.problems)
     units = source.units(problems)
     store = ChainStore(out_dir / "chains.jsonl")
-    try:
-        done = store.load()
-    except ValueError as e:
-        raise InputError([str(e)]) from None
-    done_keys = {(r.problem_id, r.sample_index) for r in done}
+    logged = store.load()
+    # The newest record of a unit wins; one the checker could not decide (infrastructure) is retried.
+    latest = {(r.problem_id, r.sample_index): r for r in logged}
+    done_keys = {key for key, r in latest.items() if not r.infrastructure_failure}
     todo = [u for u in units if u.key not in done_keys]
     on_start(len(units), len(units) - len(todo))
     new: list[ChainRecord] = []
@@ -114,8 +123,12 @@ def run_pipeline(
             store.append(records)
             new.extend(records)
             on_progress(len(records))
+    for r in new:
+        latest[(r.problem_id, r.sample_index)] = r
+    if len(latest) < len(logged) + len(new):  # retried units left superseded lines: keep one per unit
+        store.rewrite(list(latest.values()))
     wanted = {u.key for u in units}
-    records = [r for r in [*done, *new] if (r.problem_id, r.sample_index) in wanted]
+    records = [r for key, r in latest.items() if key in wanted]
     order = {p.id: i for i, p in enumerate(problems)}
     records.sort(key=lambda r: (order[r.problem_id], r.sample_index))
     write_verified(out_dir / "verified.jsonl", records, str(bank.path))

@@ -10,9 +10,6 @@ from typing import Any
 from verifier.pipeline.passk import mean_pass_at_k
 from verifier.schema import ChainRecord
 
-# Infrastructure failures say nothing about the answer: they are counted, never scored as wrong.
-INFRA_STATUSES = frozenset({"sandbox_error"})
-
 
 def _version(dist: str) -> str | None:
     try:
@@ -30,7 +27,7 @@ def per_problem(records: list[ChainRecord]) -> dict[str, dict[str, int]]:
     table: dict[str, dict[str, int]] = defaultdict(lambda: {"samples": 0, "correct": 0, "infra_errors": 0})
     for r in records:
         row = table[r.problem_id]
-        if r.verdict.status in INFRA_STATUSES:
+        if r.infrastructure_failure:  # says nothing about the answer: counted, never scored as wrong
             row["infra_errors"] += 1
             continue
         row["samples"] += 1
