@@ -75,3 +75,24 @@ def test_decode_loop_matches_transformers_greedy(embedded_model_path: Path) -> N
         )
         expected = greedy.tokenizer.decode(ref[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
         assert completion.text == expected
+
+
+def test_model_option_takes_a_local_directory_or_gguf(embedded_model_path: Path, tmp_path: Path) -> None:
+    from verifier.generation.transformers_backend import resolve_model
+
+    cached, name = resolve_model(None)
+    assert (cached / "config.json").exists() and name == "SmolLM2-135M-Instruct"
+    assert resolve_model(cached) == (cached, cached.name)  # any local HF model directory
+    assert resolve_model(embedded_model_path) == (cached, embedded_model_path.stem)  # a .gguf, cached once
+    with pytest.raises(FileNotFoundError, match="not a local HF model directory"):
+        resolve_model(tmp_path)
+
+
+def test_bad_model_path_exits_2(tmp_path: Path) -> None:
+    from tests.helpers import REPO, run_verify
+
+    result = run_verify(
+        "--bank", str(REPO / "problem_banks" / "gsm-style.jsonl"), "--model", str(tmp_path / "nope")
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "not a local HF model directory" in result.stderr
