@@ -7,7 +7,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-console = Console(stderr=False)
+console = Console(stderr=False, soft_wrap=True)  # long paths stay on one line in CI logs
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
