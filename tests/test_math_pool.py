@@ -4,8 +4,12 @@ TIMEOUT/UNPARSEABLE (never a hang, never "correct"), workers are replaced and cl
 from __future__ import annotations
 
 import asyncio
+import errno
 import queue
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -88,7 +92,7 @@ def test_pathological_inputs_are_refused_or_timed_out(pred: str, pool: MathPool)
 
 @pytest.mark.timeout(120)
 def test_worker_killed_at_deadline_is_replaced() -> None:
-    with MathPool(workers=1) as pool:
+    with MathPool(workers=1).start() as pool:  # started: its warm-up counts against a call's deadline
         slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)
         assert slow.status is MathStatus.TIMEOUT and pool.timeouts == 1
         after = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
@@ -257,3 +261,113 @@ def test_a_worker_that_died_between_tasks_gives_an_error_then_is_replaced() -> N
         failed = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=30)
         assert failed.status is MathStatus.ERROR and "worker failed" in failed.reason
         assert pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=30).status is MathStatus.CORRECT
+
+
+def _never_ready(memory_mb: int) -> list[str]:
+    """A worker command whose process starts but never says it is ready (a very slow start)."""
+    return [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+@pytest.mark.timeout(120)
+def test_a_starting_worker_is_waited_for_only_until_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a worker still starting was waited for up to start_timeout_s (60 s) outside
+    timeout_s. Now the call gets TIMEOUT, rule worker-start, and the worker goes on starting."""
+    monkeypatch.setattr("verifier.math.pool._worker_command", _never_ready)
+    with MathPool(workers=1, start_timeout_s=60) as pool:
+        for _ in range(2):  # the lazy first start, then the same slot still starting
+            began = time.monotonic()
+            verdict = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=0.5)
+            assert time.monotonic() - began < 10  # returns at all well before start_timeout_s
+            assert (verdict.status, verdict.rule) == (MathStatus.TIMEOUT, "worker-start"), verdict
+        assert len(pool._all) == 1 and pool._all[0].proc.poll() is None  # not killed, not replaced
+        assert pool.crashes == 0 and pool.timeouts == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_respawned_worker_warms_up_within_the_callers_deadline() -> None:
+    """The reviewer's probe: one call times out (worker killed and respawned); the next call with a
+    short deadline returns by then, and the respawned worker serves later calls."""
+    with MathPool(workers=1).start() as pool:
+        slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)
+        assert (slow.status, slow.rule) == (MathStatus.TIMEOUT, "deadline")
+        began = time.monotonic()
+        quick = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=0.5)
+        assert time.monotonic() - began < 10
+        assert (quick.status, quick.rule) in {
+            (MathStatus.TIMEOUT, "worker-start"),
+            (MathStatus.CORRECT, "symbolic"),
+        }
+        assert pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=60).status is MathStatus.CORRECT
+        assert pool.timeouts == 1 and pool.crashes == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_never_ready_within_start_timeout_is_an_error_and_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("verifier.math.pool._worker_command", _never_ready)
+    with MathPool(workers=1, start_timeout_s=1) as pool:
+        verdict = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=60)
+        assert (verdict.status, verdict.rule) == (MathStatus.ERROR, "worker-start"), verdict
+        assert "did not start" in verdict.reason and pool.crashes == 1
+
+
+def _popen_fails(error: BaseException):  # type: ignore[no-untyped-def]
+    """A stand-in for subprocess.Popen that cannot start anything."""
+
+    def popen(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    return popen
+
+
+EMFILE = OSError(errno.EMFILE, "Too many open files")  # no descriptors left for the pipes
+START_FAILURES = [
+    EMFILE,
+    BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"),  # fork refused
+    subprocess.SubprocessError("Exception occurred in preexec_fn."),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("error", START_FAILURES, ids=["emfile", "fork", "subprocess"])
+def test_a_worker_process_that_cannot_start_gives_an_error_decision(
+    error: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: an OSError from starting a worker process escaped run() and check_math()."""
+    monkeypatch.setattr("verifier.math.pool.subprocess.Popen", _popen_fails(error))
+    with MathPool(workers=1) as pool:
+        assert pool.start() is pool  # start() reports through run(), it does not raise
+        verdict = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
+        assert (verdict.status, verdict.rule) == (MathStatus.ERROR, "worker-start"), verdict
+        assert str(error) in verdict.reason and "cannot start a worker process" in verdict.reason
+        assert pool.crashes == 3  # the lazy start, start()'s retry, this call's retry
+        monkeypatch.undo()  # the machine recovers: the empty slot is started by the next borrower
+        assert check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=60).correct
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_respawn_after_a_timeout_or_a_crash_is_a_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    with MathPool(workers=1).start() as pool:
+        monkeypatch.setattr("verifier.math.pool.subprocess.Popen", _popen_fails(EMFILE))
+        slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)  # killed; its respawn fails
+        assert (slow.status, slow.rule) == (MathStatus.TIMEOUT, "deadline")
+        failed = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=5)
+        assert (failed.status, failed.rule) == (MathStatus.ERROR, "worker-start")
+        assert pool.crashes == 2
+        monkeypatch.undo()
+        assert pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=60).status is MathStatus.CORRECT
+
+        dead = pool._all[0].proc
+        os.kill(dead.pid, signal.SIGKILL)  # a crash whose replacement cannot be started either
+        dead.wait()
+        monkeypatch.setattr("verifier.math.pool.subprocess.Popen", _popen_fails(EMFILE))
+        crashed = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=5)
+        assert (crashed.status, crashed.rule) == (MathStatus.ERROR, "worker")  # the crash, reported
+        assert "worker failed" in crashed.reason
+        assert pool.crashes == 4
+        monkeypatch.undo()
+        assert pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=60).status is MathStatus.CORRECT

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from verifier.banks.importers import import_file
-from verifier.math import MathPool
+from verifier.math import MathPool, MathStatus
 from verifier.math.selfcheck import selfcheck_math_problem
 from verifier.schema import MathProblem
 
@@ -53,6 +53,7 @@ def test_math_style_ids_in_file_order(repo: Path) -> None:
         (r"\frac{1}{2}", r"so $x = \boxed{\dfrac12}$.", True),
         ("18", "9 * 2 = 17\n#### 17", False),
         ("18", "no final answer line", False),
+        ("5", r"the answer is $\boxed{9^{9^9}}$", False),  # a guard's timeout is the answer's doing
     ],
 )
 def test_selfcheck_reports_failures(answer: str, solution: str, ok: bool) -> None:
@@ -61,3 +62,72 @@ def test_selfcheck_reports_failures(answer: str, solution: str, ok: bool) -> Non
     assert (failures == []) is ok, failures
     if not ok:
         assert failures[0].startswith("gold vs reference solution: ")
+
+
+SQRT8 = MathProblem(
+    id="p", kind="math", question="q?", answer=r"2\sqrt{2}", solution=r"so $\boxed{\sqrt{8}}$"
+)
+
+
+class _Recording:
+    """A pool's run(), recording each decision (to see that a retry happened)."""
+
+    def __init__(self, pool: MathPool) -> None:
+        self.run, self.decisions = pool.run, []  # type: ignore[var-annotated]
+
+    def __call__(self, task, *, timeout_s):  # type: ignore[no-untyped-def]
+        self.decisions.append(self.run(task, timeout_s=timeout_s))
+        return self.decisions[-1]
+
+
+@pytest.mark.timeout(120)
+def test_an_infrastructure_timeout_is_retried_with_a_longer_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a pool TIMEOUT on a loaded machine (here: workers still starting) was reported as
+    a wrong gold answer."""
+    with MathPool(workers=1) as pool:  # not started: the first call cannot have a ready worker
+        recording = _Recording(pool)
+        monkeypatch.setattr(pool, "run", recording)
+        assert selfcheck_math_problem(SQRT8, pool=pool, timeout_s=0.001, retry_timeout_s=60) == []
+    assert [d.status for d in recording.decisions] == [MathStatus.TIMEOUT, MathStatus.CORRECT]
+
+
+def _never_ready(memory_mb: int) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "make_pool,status",
+    [
+        (lambda: MathPool(workers=1, start_timeout_s=60), "timeout"),  # workers never ready in time
+        (lambda: MathPool(workers=1, memory_mb=30), "error"),  # every worker dies starting
+    ],
+    ids=["timeout", "error"],
+)
+def test_a_persistent_infrastructure_failure_is_reported_as_such(
+    make_pool, status: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    if status == "timeout":
+        monkeypatch.setattr("verifier.math.pool._worker_command", _never_ready)
+    with make_pool() as pool:
+        recording = _Recording(pool)
+        monkeypatch.setattr(pool, "run", recording)
+        failures = selfcheck_math_problem(SQRT8, pool=pool, timeout_s=0.2, retry_timeout_s=0.5)
+    assert len(failures) == 1 and len(recording.decisions) == 2, (failures, recording.decisions)
+    assert failures[0].startswith(f"infrastructure: gold vs reference solution: {status} ("), failures
+    assert "worker-start" in failures[0]
+
+
+def test_a_real_failure_is_not_retried_nor_called_infrastructure(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = MathProblem(
+        id="p", kind="math", question="q?", answer=r"2\sqrt{2}", solution=r"$\boxed{\sqrt{6}}$"
+    )
+    with MathPool(workers=1) as pool:
+        recording = _Recording(pool)
+        monkeypatch.setattr(pool, "run", recording)
+        failures = selfcheck_math_problem(problem, pool=pool, timeout_s=60)
+    assert [d.status for d in recording.decisions] == [MathStatus.WRONG]
+    assert len(failures) == 1 and failures[0].startswith("gold vs reference solution: wrong (")
+    assert recording.decisions[0].reason in failures[0]

@@ -9,6 +9,11 @@ task, through ``asyncio.to_thread``) may call concurrently.
 Workers start lazily on the first task; ``close()`` (or leaving the ``with`` block, or interpreter
 exit for the default pool) kills them. ``close()`` may run while other threads' tasks are in flight:
 those tasks get an ERROR decision ("the math pool was closed"), callers waiting for a worker too.
+
+The deadline covers everything a call waits for: a free worker, a worker still starting (TIMEOUT,
+rule ``worker-start``; it goes on starting for the next caller) and the work. A worker process that
+cannot be started at all (no file descriptors left, fork refused) leaves its slot empty: the call
+gets an ERROR decision, rule ``worker-start``, and the next borrower of the slot tries again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import logging
 import os
 import queue
 import select
@@ -33,31 +39,45 @@ DEFAULT_MEMORY_MB = 1024
 DEFAULT_START_TIMEOUT_S = 60.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
+log = logging.getLogger("verifier.math")
+
+
+def _worker_command(memory_mb: int) -> list[str]:
+    return [sys.executable, "-m", "verifier.math.worker", str(memory_mb)]
+
 
 class _Worker:
-    """One worker process and the bytes read from it so far."""
+    """One slot of the pool: its worker process (None until started, or after a failed start) and
+    the bytes read from it so far."""
 
     def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.ready = False
+        self._buf = b""
+
+    def launch(self) -> None:
+        """Start the process. Raises OSError (or SubprocessError) when it cannot be started."""
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "verifier.math.worker", str(memory_mb)],
+            _worker_command(self.memory_mb),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        self.ready = False
-        self._buf = b""
+        self.started_at = time.monotonic()
 
     def send(self, message: dict[str, str]) -> None:
-        assert self.proc.stdin is not None
+        assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write((json.dumps(message) + "\n").encode())
         self.proc.stdin.flush()
 
     def read(self, deadline: float) -> dict[str, str] | None:
         """The next message, None if the deadline passes first; EOFError if the worker died."""
-        assert self.proc.stdout is not None
+        assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
@@ -77,11 +97,14 @@ class _Worker:
     def kill(self) -> None:
         """Kill the process; any thread may, any number of times. The pipes stay open: the thread
         that holds the worker may be reading them, and a closed descriptor's number can be reused."""
-        self.proc.kill()
-        self.proc.wait()
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
 
     def close(self) -> None:
         """Kill the process and close its pipes: only by the thread that holds the worker."""
+        if self.proc is None:
+            return
         self.kill()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
@@ -113,7 +136,7 @@ class MathPool:
         self._closed = False
         self._owner_pid = os.getpid()
         self.timeouts = 0  # workers killed at their deadline
-        self.crashes = 0  # workers that died or failed to start
+        self.crashes = 0  # workers that died, failed to start, or whose process could not be started
 
     def __enter__(self) -> MathPool:
         return self
@@ -124,9 +147,22 @@ class MathPool:
         self.close()
 
     def _spawn(self) -> _Worker:
+        """A new slot with its process started (self._lock held); an empty slot if it cannot be."""
         worker = _Worker(self.memory_mb)
         self._all.append(worker)
+        self._launch(worker)
         return worker
+
+    def _launch(self, worker: _Worker) -> str | None:
+        """Start ``worker``'s process (self._lock held); the cause, counted and logged, if it cannot."""
+        try:
+            worker.launch()
+        except (OSError, subprocess.SubprocessError) as e:  # e.g. EMFILE, EAGAIN from fork
+            self.crashes += 1
+            cause = f"{type(e).__name__}: {e}"
+            log.warning("math pool: cannot start a worker process (%s)", cause)
+            return cause
+        return None
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -150,8 +186,12 @@ class MathPool:
                 borrowed.append(worker)
             for i, worker in enumerate(borrowed):
                 if worker is not None and not worker.ready:
+                    if worker.proc is None:  # its start failed (counted): retry once, else leave it to run()
+                        with self._lock:
+                            if self._closed or self._launch(worker) is not None:
+                                continue
                     try:
-                        self._await_ready(worker)
+                        self._await_ready(worker, time.monotonic() + self.start_timeout_s)
                     except (EOFError, OSError, ValueError):
                         if not self._closed:
                             with self._lock:
@@ -162,11 +202,19 @@ class MathPool:
                 self._give_back(worker)
         return self
 
-    def _await_ready(self, worker: _Worker) -> None:
-        hello = worker.read(time.monotonic() + self.start_timeout_s)
-        if not hello or not hello.get("ready"):
-            raise EOFError("worker did not start")
+    def _await_ready(self, worker: _Worker, deadline: float) -> bool:
+        """Wait until ``worker`` says it is ready: False if ``deadline`` comes first (it goes on
+        starting); EOFError if it died or is not ready ``start_timeout_s`` after it was started."""
+        give_up = worker.started_at + self.start_timeout_s
+        hello = worker.read(min(deadline, give_up))
+        if hello is None:
+            if time.monotonic() < give_up:
+                return False
+            raise EOFError(f"not ready within {self.start_timeout_s:g} s")
+        if not hello.get("ready"):
+            raise EOFError(f"unexpected first message {hello!r}")
         worker.ready = True
+        return True
 
     def _replace(self, worker: _Worker) -> _Worker | None:
         """A fresh worker in place of ``worker``; None once the pool is closed (it starts nothing new)."""
@@ -195,26 +243,44 @@ class MathPool:
     def run(self, task: dict[str, str], *, timeout_s: float) -> Decision:
         """Send one task (``compare``, or ``sleep`` for tests of the deadline) to an idle worker.
 
-        ``timeout_s`` covers the wait for a free worker and the work: when every worker stays busy
-        the caller gets TIMEOUT instead of waiting without bound. (A worker that is still starting
-        is waited for separately, up to ``start_timeout_s``.)
+        ``timeout_s`` covers the wait for a free worker, for a worker that is still starting and the
+        work: the call returns by then with TIMEOUT (rule ``deadline``, or ``worker-start`` when the
+        worker was still starting) instead of waiting without bound. A worker that cannot be started
+        gives ERROR (rule ``worker-start``); one that dies gives ERROR (rule ``worker``). Never raises
+        once the pool is open.
         """
+        deadline = time.monotonic() + timeout_s
         self._ensure_started()
-        waited_from = time.monotonic()
         try:
-            borrowed = self._idle.get(timeout=max(timeout_s, 0.001))
+            borrowed = self._idle.get(timeout=max(deadline - time.monotonic(), 0.001))
         except queue.Empty:
-            return Decision(MathStatus.TIMEOUT, "deadline", f"no free worker within {timeout_s:g} s")
+            return _no_free_worker(timeout_s)
         if borrowed is None:
             self._idle.put(None)
             return _CLOSED
         worker: _Worker | None = borrowed
-        left = max(0.001, timeout_s - (time.monotonic() - waited_from))
+        stage = "worker-start"  # the rule of a failure: while starting, or once it is running
         try:
-            if not borrowed.ready:
-                self._await_ready(borrowed)
+            if time.monotonic() >= deadline:  # got one only at the deadline: leave it alive for others
+                return _no_free_worker(timeout_s)
+            if borrowed.proc is None:  # an empty slot: its last start failed
+                with self._lock:
+                    cause = None if self._closed else self._launch(borrowed)
+                if self._closed:
+                    return _CLOSED
+                if cause is not None:
+                    return Decision(
+                        MathStatus.ERROR, "worker-start", f"cannot start a worker process ({cause})"
+                    )
+            if not borrowed.ready and not self._await_ready(borrowed, deadline):
+                return Decision(
+                    MathStatus.TIMEOUT,
+                    "worker-start",
+                    f"the worker was still starting at the deadline ({timeout_s:g} s)",
+                )
+            stage = "worker"
             borrowed.send(task)
-            result = borrowed.read(time.monotonic() + left)
+            result = borrowed.read(deadline)
             if result is None:
                 with self._lock:
                     self.timeouts += 1
@@ -232,7 +298,8 @@ class MathPool:
             with self._lock:
                 self.crashes += 1
             worker = self._replace(borrowed)
-            return Decision(MathStatus.ERROR, "worker", f"worker failed ({type(e).__name__}: {e}); replaced")
+            what = "did not start" if stage == "worker-start" else "failed"
+            return Decision(MathStatus.ERROR, stage, f"worker {what} ({type(e).__name__}: {e}); replaced")
         finally:
             self._give_back(worker)
 
@@ -260,6 +327,10 @@ class MathPool:
 
 
 _CLOSED = Decision(MathStatus.ERROR, "closed", "the math pool was closed before the task finished")
+
+
+def _no_free_worker(timeout_s: float) -> Decision:
+    return Decision(MathStatus.TIMEOUT, "deadline", f"no free worker within {timeout_s:g} s")
 
 
 class _DefaultPool:

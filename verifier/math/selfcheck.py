@@ -1,30 +1,80 @@
 """Self-check of a bank's math problem: its gold answer must verify against itself, against
 ``\\boxed{gold}`` and against its own reference solution. A failure is a bug in the checker or in
-the bank, never something to skip."""
+the bank, never something to skip.
+
+A verdict that says nothing about the answer (a TIMEOUT that no guard decided, an ERROR of the
+pool's workers; docs/math-checking.md lists the rules) is tried once more with a longer deadline;
+if it is still one, the message starts with ``infrastructure:``, so that a loaded machine is not
+mistaken for a wrong gold answer.
+"""
 
 from __future__ import annotations
 
-from verifier.math.check import check_answer, check_math
+from collections.abc import Callable
+
+from verifier.math.check import DEFAULT_TIMEOUT_S, check_answer, check_math
 from verifier.math.pool import MathPool
-from verifier.math.verdict import MathVerdict
+from verifier.math.verdict import MathStatus, MathVerdict
 from verifier.schema import MathProblem
 
+RETRY_TIMEOUT_S = 30.0
+# ERROR rules of the pool's machinery. An ERROR without a rule is about the input (an empty gold).
+_INFRASTRUCTURE_ERROR_RULES = frozenset({"worker", "worker-start", "closed"})
 
-def _failure(what: str, verdict: MathVerdict) -> list[str]:
+
+def _infrastructure(verdict: MathVerdict) -> bool:
+    """True when the verdict is about the checker's machinery, not the answer: a TIMEOUT that no
+    guard decided (``deadline``, ``worker-start``) or an ERROR of the pool (``worker``,
+    ``worker-start``, ``closed``)."""
+    if verdict.status is MathStatus.TIMEOUT:
+        return verdict.rule != "guard"
+    return verdict.status is MathStatus.ERROR and verdict.rule in _INFRASTRUCTURE_ERROR_RULES
+
+
+def _check(
+    what: str, run: Callable[[float], MathVerdict], timeout_s: float, retry_timeout_s: float
+) -> list[str]:
+    verdict = run(timeout_s)
+    # Retrying on a closed pool cannot help (and a call on it raises).
+    if _infrastructure(verdict) and verdict.rule != "closed":
+        verdict = run(max(retry_timeout_s, timeout_s))
     if verdict.correct:
         return []
+    prefix = "infrastructure: " if _infrastructure(verdict) else ""
     return [
-        f"{what}: {verdict.status.value} (extracted {verdict.extracted!r}; {verdict.rule}: {verdict.reason})"
+        f"{prefix}{what}: {verdict.status.value} (extracted {verdict.extracted!r}; {verdict.rule}: {verdict.reason})"
     ]
 
 
-def selfcheck_math_problem(problem: MathProblem, *, pool: MathPool | None = None) -> list[str]:
-    """Failure messages for ``problem`` (empty when its gold answer verifies everywhere it must)."""
+def selfcheck_math_problem(
+    problem: MathProblem,
+    *,
+    pool: MathPool | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    retry_timeout_s: float = RETRY_TIMEOUT_S,
+) -> list[str]:
+    """Failure messages for ``problem`` (empty when its gold answer verifies everywhere it must).
+    A message that starts with ``infrastructure:`` is about the checker's machinery (retried once
+    with ``retry_timeout_s``), not about the gold answer."""
     gold = problem.answer
-    failures = _failure("gold vs itself", check_answer(gold=gold, answer=gold, pool=pool))
-    failures += _failure("gold vs \\boxed{gold}", check_math(gold=gold, pred=f"\\boxed{{{gold}}}", pool=pool))
-    if problem.solution:
-        failures += _failure(
-            "gold vs reference solution", check_math(gold=gold, pred=problem.solution, pool=pool)
+    failures = _check(
+        "gold vs itself",
+        lambda t: check_answer(gold=gold, answer=gold, timeout_s=t, pool=pool),
+        timeout_s,
+        retry_timeout_s,
+    )
+    failures += _check(
+        "gold vs \\boxed{gold}",
+        lambda t: check_math(gold=gold, pred=f"\\boxed{{{gold}}}", timeout_s=t, pool=pool),
+        timeout_s,
+        retry_timeout_s,
+    )
+    solution = problem.solution
+    if solution:
+        failures += _check(
+            "gold vs reference solution",
+            lambda t: check_math(gold=gold, pred=solution, timeout_s=t, pool=pool),
+            timeout_s,
+            retry_timeout_s,
         )
     return failures
