@@ -36,9 +36,45 @@ from sandboxes.worker import AnswerTimeout, ContainerDied, InfraError, Worker
 
 log = logging.getLogger(__name__)
 
+MAX_DEFAULT_SIZE = 16  # each container may use 1 CPU and 1 GiB: more is asked for, never assumed
 HOST_SLACK_S = 10.0  # the fork server enforces the deadline; the host waits this much longer
 # Starting a container: create, attach and start (each bounded by the client's timeout) and a ping.
 START_ALLOWANCE_S = 120.0
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, cpusets), then a cgroup v2 CPU
+    quota (``docker --cpus``, Kubernetes limits), where either is there; ``os.cpu_count()``
+    counts the whole machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux (macOS has no sched_getaffinity)
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, quota) if quota is not None else cpus)
+
+
+def _cgroup_cpu_quota(path: str = "/sys/fs/cgroup/cpu.max") -> int | None:
+    """The cgroup v2 quota in whole CPUs (rounded up), or None when unlimited or unreadable."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read()
+    except OSError:  # no cgroup v2 file here: no quota known
+        return None
+    fields = text.split()
+    if fields[:1] == ["max"]:
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+        return max(1, -(-quota // period))
+    except (IndexError, ValueError, ZeroDivisionError):
+        log.warning("unreadable CPU quota %r in %s: ignored", text.strip(), path)
+        return None
+
+
+def default_size() -> int:
+    """One container per usable CPU, at most ``MAX_DEFAULT_SIZE``."""
+    return min(usable_cpus(), MAX_DEFAULT_SIZE)
 
 
 class Sandbox(Protocol):
@@ -63,7 +99,7 @@ class SandboxPool:
         client: docker.DockerClient | None = None,
         attempts: int = 3,
     ):
-        self.size = size or os.cpu_count() or 1
+        self.size = size or default_size()
         self.image = image
         self.limits = limits or ContainerLimits()
         self.recycle_after = recycle_after

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import select
 import socket
 import struct
@@ -14,6 +15,8 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from sandboxes.profile import ContainerLimits, hardened_config
+
+log = logging.getLogger(__name__)
 
 
 class InfraError(Exception):
@@ -58,7 +61,9 @@ class Worker:
             self._sock = getattr(self._response_sock, "_sock", self._response_sock)
             self._container.start()
             pong = self.request({"op": "ping"}, timeout=30.0)
-        except (DockerException, OSError, AnswerTimeout) as e:
+        # InfraError: the ping found the container dead (ContainerDied) or the server talking
+        # nonsense; like the others, the half-made container must not outlive this constructor.
+        except (DockerException, OSError, AnswerTimeout, InfraError) as e:
             raise InfraError(f"cannot start a runner container: {e}{self._close_after_failure()}") from e
         if pong.get("op") != "pong":
             raise InfraError(f"runner container answered {pong!r} to ping{self._close_after_failure()}")
@@ -132,8 +137,9 @@ class Worker:
             if container is not None:
                 container.reload()
                 oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        except (DockerException, OSError):
-            pass  # auto_remove may already have taken it; treat as a plain death
+        except (DockerException, OSError) as e:
+            # auto_remove may already have taken it: a plain death, but say why OOM is unknown.
+            log.info("container %s died and cannot be inspected (%s): not counted as OOM", container.id, e)
         tail = self.stderr[-500:].decode("utf-8", "replace")
         return ContainerDied(f"{message}{'; fork server said: ' + tail if tail else ''}", oom_killed=oom)
 
@@ -145,7 +151,7 @@ class Worker:
             try:
                 container.remove(force=True)
             except NotFound:
-                pass
+                log.debug("container %s was already removed", container.id)
             except APIError as e:
                 if e.status_code != 409:  # 409: auto_remove is already removing it
                     raise

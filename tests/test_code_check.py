@@ -94,6 +94,34 @@ def test_check_code_statuses(sandbox_pool, problem: dict, completion: str, statu
     assert verdict.correct is (status is CodeStatus.PASS)
 
 
+MEMORY = {**CALL, "limits": {"memory_mb": 256}}
+# A real allocation over the address-space limit (256 MiB) for one input only.
+ONE_CASE_OUT_OF_MEMORY = "def double(x):\n    if x == 2:\n        bytearray(10 ** 10)\n    return x * 2"
+
+
+def test_a_memory_error_in_one_call_case_fails_only_that_case(sandbox_pool) -> None:
+    verdict = check_code(problem=MEMORY, completion=fenced(ONE_CASE_OUT_OF_MEMORY), sandbox=sandbox_pool)
+    assert verdict.status is CodeStatus.RUNTIME_ERROR, verdict.reason
+    assert [t.passed for t in verdict.tests] == [False, True, True]
+    assert "MemoryError" in verdict.tests[0].reason
+    from verifier.rewards.core import code_reward
+
+    assert code_reward(verdict, partial_credit=True).score == pytest.approx(2 / 3)  # the others count
+
+
+@pytest.mark.parametrize(
+    "problem,completion",
+    [
+        (MEMORY, "x = bytearray(10 ** 10)\ndef double(x):\n    return x * 2"),  # loading the program
+        ({**ADD, "limits": {"memory_mb": 256}}, "def add(a, b):\n    return len(bytearray(10 ** 10))"),
+    ],
+    ids=["program", "assert_check"],
+)
+def test_a_memory_error_that_ends_the_job_is_oom(sandbox_pool, problem: dict, completion: str) -> None:
+    verdict = check_code(problem=problem, completion=fenced(completion), sandbox=sandbox_pool)
+    assert verdict.status is CodeStatus.OOM, verdict.reason
+
+
 def test_verdict_carries_tests_outputs_and_timings(sandbox_pool) -> None:
     verdict = check_code(
         problem=CALL,

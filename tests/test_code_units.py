@@ -210,8 +210,24 @@ CALL = CallTests(
             JobResult(outcome="exited", finished=True, records=[{"case": 0, "error": "ZeroDivisionError"}]),
             CodeStatus.RUNTIME_ERROR,
         ),
-        (
+        (  # one case's MemoryError fails that case only (the candidate raised it for one input)
             JobResult(outcome="exited", finished=True, records=[{"case": 0, "error": "MemoryError"}]),
+            CodeStatus.RUNTIME_ERROR,
+        ),
+        (  # ... and could not even let the harness finish: the job as a whole ran out
+            JobResult(outcome="exited", finished=False, records=[{"case": 0, "error": "MemoryError"}]),
+            CodeStatus.OOM,
+        ),
+        (
+            JobResult(
+                outcome="exited", finished=True, records=[{"phase": "program", "error": "MemoryError"}]
+            ),
+            CodeStatus.OOM,
+        ),
+        (
+            JobResult(
+                outcome="exited", finished=True, records=[{"phase": "harness", "error": "MemoryError"}]
+            ),
             CodeStatus.OOM,
         ),
         (
@@ -224,6 +240,19 @@ CALL = CallTests(
 )
 def test_judge_call_style(result: JobResult, status: CodeStatus) -> None:
     assert judge(result, CALL, "code").status is status
+
+
+ASSERT = AssertTests(
+    style="assert", code="def check(candidate):\n    assert candidate() == 1\n", entry_point="f"
+)
+
+
+@pytest.mark.parametrize(
+    "error,status", [("MemoryError", CodeStatus.OOM), ("ZeroDivisionError", CodeStatus.RUNTIME_ERROR)]
+)
+def test_judge_assert_style_memory_error_is_oom(error: str, status: CodeStatus) -> None:
+    result = JobResult(outcome="exited", finished=True, records=[{"phase": "test", "error": error}])
+    assert judge(result, ASSERT, "code").status is status
 
 
 def test_return_none_mutant() -> None:

@@ -34,6 +34,8 @@ def summary(**rows: tuple[int, int, int]) -> dict:
         (summary(a=(4, 4, 0)), summary(a=(4, 2, 0)), 0.25, False, ["a"]),
         (summary(a=(1, 1, 0)), summary(a=(0, 0, 1)), 1.0, False, []),  # unchecked: infra errors only
         (summary(a=(1, 1, 0), b=(1, 1, 0)), summary(a=(1, 1, 0), c=(1, 0, 0)), 0.0, True, []),  # bank changed
+        (summary(a=(1, 1, 0)), summary(c=(1, 1, 0)), 1.0, False, []),  # no overlap: nothing compared
+        (summary(a=(0, 0, 1)), summary(a=(1, 1, 0)), 1.0, False, []),  # the baseline checked nothing
     ],
 )
 def test_compare_table(before, after, max_drop, ok, regressed):
@@ -185,6 +187,36 @@ def test_verify_baseline_gate_end_to_end(tmp_path):
     assert all(
         p["chosen"][0]["role"] == "assistant" and p["rejected"][0]["content"] == "I give up" for p in pairs
     )
+
+
+def test_no_overlap_is_a_failure_that_says_so():
+    c = compare_summaries(summary(a=(1, 1, 0)), summary(b=(1, 1, 0)), max_drop=1.0)
+    assert not c.ok and c.no_overlap and c.to_json()["no_overlap"]
+    assert "nothing was compared" in c.lines()[0] and "another bank" in c.lines()[0]
+    report = build_junit(summary(b=(1, 1, 0)), [_record("b", 0, "correct", True)], suite="s", comparison=c)
+    failures = {case.get("name"): case.find("failure") for case in report.iter("testcase")}
+    assert failures["b"] is None and failures["baseline overlap"] is not None
+
+
+def test_a_baseline_from_another_bank_fails_the_gate_end_to_end(tmp_path):
+    bank = REPO / "problem_banks" / "gsm-style.jsonl"
+    first = run_verify(
+        "--bank", str(bank), "--responses", str(_responses(tmp_path / "good.jsonl", bank, broken=set())),
+        "--out", str(tmp_path / "r1"),
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    other = tmp_path / "other.jsonl"
+    rows = [json.loads(line) for line in bank.read_text().splitlines()]
+    other.write_text("".join(json.dumps({**r, "id": "other-" + r["id"]}) + "\n" for r in rows))
+    gated = run_verify(
+        "--bank", str(other), "--responses", str(_responses(tmp_path / "other-r.jsonl", other, broken=set())),
+        "--out", str(tmp_path / "r2"), "--baseline", str(tmp_path / "r1" / "summary.json"),
+        "--junit", str(tmp_path / "report.xml"),
+    )  # fmt: skip
+    assert gated.returncode == 1, gated.stdout + gated.stderr
+    assert "nothing was compared" in gated.stderr
+    cases = ET.parse(tmp_path / "report.xml").getroot().iter("testcase")
+    assert [c.get("name") for c in cases if c.find("failure") is not None] == ["baseline overlap"]
 
 
 def test_bad_baseline_is_exit_2_before_the_run(tmp_path):

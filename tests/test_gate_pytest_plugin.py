@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,7 +15,9 @@ import pytest
 from tests.helpers import REPO
 
 
-def run_pytest(tmp_path: Path, *args: str) -> tuple[int, dict[str, str], str]:
+def run_pytest(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
     report = tmp_path / "report.xml"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}", *args],
@@ -22,7 +25,10 @@ def run_pytest(tmp_path: Path, *args: str) -> tuple[int, dict[str, str], str]:
         text=True,
         timeout=600,
         cwd=tmp_path,
+        env=None if env is None else {**os.environ, **env},
     )
+    if not report.exists():  # a usage error stops pytest before it writes the report
+        return done.returncode, {}, done.stdout + done.stderr
     outcomes = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         children = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
@@ -70,6 +76,53 @@ def test_responses_mode(tmp_path):
     assert code == 1
     assert outcomes == {rows[0]["id"]: "passed", rows[1]["id"]: "failure", rows[2]["id"]: "skipped"}
     assert "1/2 responses do not verify" in out and "999999" in out
+
+
+def test_a_response_for_a_problem_not_in_the_bank_is_a_usage_error(tmp_path):
+    # It used to be dropped silently (the CLI rejects it with exit 2).
+    bank, rows = small_bank(tmp_path)
+    responses = tmp_path / "responses.jsonl"
+    lines = [
+        {"problem_id": rows[0]["id"], "completion": rows[0]["solution"]},
+        {"problem_id": "gsm8k-test-0001", "completion": "#### 1"},
+    ]
+    responses.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, outcomes, out = run_pytest(
+        tmp_path, "--verify-bank", str(bank), "--verify-responses", str(responses)
+    )
+    assert code == pytest.ExitCode.USAGE_ERROR, out
+    assert f"{responses}:2: problem_id: 'gsm8k-test-0001' is not in the bank" in out
+    assert outcomes == {}
+
+
+@pytest.mark.docker
+def test_an_undecided_response_is_an_error_not_a_failure(tmp_path, docker_client):
+    """A real infrastructure failure: the engine refuses the runtime (gVisor is not installed), so
+    every check is a sandbox_error. The item errors in setup; it does not fail."""
+    require_no_runsc(docker_client)
+    row = json.loads((REPO / "problem_banks" / "code-style.jsonl").read_text().splitlines()[0])
+    bank = tmp_path / "code.jsonl"
+    bank.write_text(json.dumps(row) + "\n")
+    responses = tmp_path / "responses.jsonl"
+    completion = "```python\n" + row["reference_solution"] + "\n```"
+    responses.write_text(json.dumps({"problem_id": row["id"], "completion": completion}) + "\n")
+    code, outcomes, out = run_pytest(
+        tmp_path,
+        "--verify-bank",
+        str(bank),
+        "--verify-responses",
+        str(responses),
+        env={"VERIFIER_SANDBOX_RUNTIME": "runsc"},
+    )
+    assert code == 1, out
+    assert outcomes == {row["id"]: "error"}, out
+    assert "ERROR at setup" in out and "the checker could not decide" in out and "sandbox_error" in out
+    assert "FAILED" not in out
+
+
+def require_no_runsc(docker_client) -> None:
+    if "runsc" in (docker_client.info().get("Runtimes") or {}):
+        pytest.skip("gVisor is installed here, so the runsc runtime does not fail")
 
 
 def test_an_invalid_bank_is_a_collection_error(tmp_path):

@@ -103,6 +103,16 @@ def test_bank_ids_resolve():
     assert score(problem="gsm-x", completion="#### 12").score == 0.0
 
 
+@pytest.mark.parametrize("reference", ["gsm-y", "12", ""])
+def test_with_a_bank_a_string_not_in_it_is_bad_input(reference):
+    bank = {"gsm-x": MathProblem(id="gsm-x", kind="math", question="q", answer="12")}
+    with pytest.raises(BadInput, match="unknown problem id"):
+        score(problem=reference, completion="#### 12", bank=bank)
+    # Gold answers still go through as numbers or {"answer": ...} records.
+    assert score(problem=12, completion="#### 12", bank=bank).score == 1.0
+    assert score(problem={"answer": "12"}, completion="#### 12", bank=bank).score == 1.0
+
+
 @pytest.mark.parametrize(
     "verdict,score_,missing",
     [

@@ -42,6 +42,22 @@ def test_id_column_with_a_bank_file():
     assert reward(["#### 8", "#### 7"], problem_id=["gsm-style-00", "gsm-style-00"]) == [1.0, 0.0]
 
 
+@pytest.mark.parametrize("factory", [for_trl, for_trl_async])
+def test_an_unknown_id_is_bad_input_not_a_gold_answer(factory):
+    # "gsm-style-0" (a typo of gsm-style-00) used to be read as a gold answer: a silent 0.0.
+    reward = factory(id_column="pid", bank=REPO / "problem_banks" / "gsm-style.jsonl")
+    with pytest.raises(BadInput, match="unknown problem id 'gsm-style-0'.*did you mean 'gsm-style-00'"):
+        answer = reward(["#### 8", "#### 8"], pid=["gsm-style-00", "gsm-style-0"])
+        if asyncio.iscoroutine(answer):
+            asyncio.run(answer)
+
+
+def test_a_bank_without_id_column_is_refused():
+    bank = {"p": MathProblem(id="p", kind="math", question="q", answer="8")}
+    with pytest.raises(ValueError, match="id_column"):
+        for_trl(answer_column="answer", bank=bank)
+
+
 def test_log_metric_gets_the_missing_count():
     seen = {}
     for_trl()(COMPLETIONS, answer=["8"] * 3, log_metric=lambda name, value: seen.update({name: value}))

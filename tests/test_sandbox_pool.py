@@ -3,6 +3,7 @@ never is, and an unreachable engine is a sandbox_error verdict, never a wrong an
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -10,7 +11,10 @@ import docker
 import pytest
 
 from sandboxes import InfraError, Job, SandboxPool
-from sandboxes.reaper import SESSION
+from sandboxes import worker as worker_module
+from sandboxes.image import RUNNER_IMAGE
+from sandboxes.profile import ContainerLimits, hardened_config
+from sandboxes.reaper import SESSION, owner_labels
 from verifier.code import CodeStatus, check_code
 
 pytestmark = pytest.mark.docker
@@ -124,3 +128,36 @@ def test_engine_unreachable_after_start_is_a_sandbox_error_not_a_hang(docker_cli
         verdict = check_code(problem=PROBLEM, completion="def f():\n    return 1\n", sandbox=pool)
         assert verdict.status is CodeStatus.SANDBOX_ERROR and not verdict.correct
         pool._client = docker_client  # so close() sweeps the session
+
+
+@pytest.mark.parametrize(
+    "script,words,stays_up",
+    [
+        # The fork server answers the ping with garbage and stays up: an InfraError.
+        ("print('not json', flush=True); import time; time.sleep(300)", "malformed line", True),
+        # It exits at once: the ping sees the stream end (ContainerDied).
+        ("import os; os._exit(3)", "closed its output", False),
+    ],
+    ids=["malformed_pong", "died"],
+)
+def test_a_container_whose_ping_fails_is_removed(docker_client, monkeypatch, script, words, stays_up) -> None:
+    """Only Docker/OS errors and timeouts used to close a half-made worker; an InfraError from the
+    ping (ContainerDied, a malformed answer) left the container running and its socket open."""
+
+    def config(*args, **kwargs):
+        return {**hardened_config(*args, **kwargs), "entrypoint": ["python3", "-c", script]}
+
+    monkeypatch.setattr(worker_module, "hardened_config", config)
+    labels = owner_labels()
+    session = {"label": f"{SESSION}={labels[SESSION]}"}
+    try:
+        with pytest.raises(InfraError, match=words) as e:
+            worker_module.Worker(docker_client, RUNNER_IMAGE, labels, ContainerLimits())
+        assert "cannot start a runner container" in str(e.value)
+        if stays_up:  # (one that exited is auto-removed by the engine in its own time)
+            left = docker_client.api.containers(all=True, filters=session)
+            assert left == [], [c["Status"] for c in left]
+    finally:  # what a failure of this test would leave (the raw API: no inspect of a vanishing one)
+        for c in docker_client.api.containers(all=True, filters=session):
+            with contextlib.suppress(docker.errors.APIError):  # 404 gone, 409 being removed
+                docker_client.api.remove_container(c["Id"], force=True)

@@ -1,8 +1,12 @@
-"""The fork server's reading loop, without Docker: budgets are enforced as bytes arrive."""
+"""Without Docker: the fork server's reading loop (budgets are enforced as bytes arrive) and the
+default pool size (the CPUs this process may use)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -53,3 +57,45 @@ def test_a_background_writer_cannot_stall_after_exit() -> None:
     finally:
         os.close(w)
     assert not out.timed_out  # it stopped after the grace period, not at the deadline
+
+
+@pytest.mark.parametrize(
+    "affinity,cpu_max,expected",
+    [
+        ({0, 1, 2}, None, 3),  # taskset / cpuset: the affinity mask, not the machine's 64 cores
+        ({0, 1, 2}, "max 100000\n", 3),  # no quota
+        (set(range(32)), "150000 100000\n", 2),  # docker --cpus 1.5: rounded up
+        (set(range(32)), "50000 100000\n", 1),
+        ({0}, "400000 100000\n", 1),  # the smaller of the two
+        (None, None, 64),  # no sched_getaffinity (macOS): os.cpu_count()
+        (set(range(64)), "garbage\n", 64),  # an unreadable quota is ignored (and logged)
+    ],
+)
+def test_usable_cpus(monkeypatch, tmp_path, affinity, cpu_max, expected) -> None:
+    from sandboxes import pool
+
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 64)
+    if affinity is None:
+        monkeypatch.delattr(pool.os, "sched_getaffinity", raising=False)
+    else:
+        monkeypatch.setattr(pool.os, "sched_getaffinity", lambda _pid: affinity)
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    monkeypatch.setattr(pool, "_cgroup_cpu_quota", functools.partial(pool._cgroup_cpu_quota, str(path)))
+    assert pool.usable_cpus() == expected
+    assert pool.SandboxPool().size == min(expected, pool.MAX_DEFAULT_SIZE)
+    assert pool.SandboxPool(size=5).size == 5
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_default_pool_size_follows_the_real_affinity_mask() -> None:
+    """In a process pinned to one CPU (as taskset or a cpuset does), the default pool has one container."""
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from sandboxes.pool import SandboxPool; print(SandboxPool().size)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "1"

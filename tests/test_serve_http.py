@@ -46,6 +46,13 @@ REQUEST = {
 
 @pytest.fixture(scope="module")
 def server():
+    with serving() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def bank_server():
+    """`verify serve --bank`: string labels are ids in the bank."""
     bank = {"demo-1": MathProblem(id="demo-1", kind="math", question="q", answer="42")}
     with serving(config=ServeConfig(bank=bank)) as srv:
         yield srv
@@ -61,12 +68,20 @@ def test_get_reward(server):
     assert body["statuses"] == ["correct", "wrong", "no_answer"]
 
 
-def test_labels_as_bank_ids_and_problem_records(server):
+def test_labels_as_bank_ids_and_problem_records(bank_server):
     problem = {"id": "p", "kind": "math", "question": "q", "answer": "1/2"}
-    status, body = post(
-        server.url, {"query": ["#### 42", "\\boxed{0.5}"], "prompts": ["", ""], "labels": ["demo-1", problem]}
-    )
-    assert (status, body["rewards"]) == (200, [1.0, 1.0])
+    labels = ["demo-1", problem, json.dumps(problem), {"answer": "7"}, 7]
+    queries = ["#### 42", "\\boxed{0.5}", "\\boxed{0.5}", "#### 7", "#### 7"]
+    status, body = post(bank_server.url, {"query": queries, "prompts": [""] * 5, "labels": labels})
+    assert (status, body["rewards"]) == (200, [1.0] * 5)
+
+
+def test_an_unknown_bank_id_is_a_422_naming_it(bank_server):
+    # A typo'd id used to be read as a gold answer and scored 0.0, silently.
+    status, body = post(bank_server.url, {"query": ["#### 42", "#### 42"], "labels": ["demo-1", "demo-01"]})
+    assert status == 422
+    assert "unknown problem id 'demo-01'" in body["error"] and "did you mean 'demo-1'" in body["error"]
+    assert post(bank_server.url, {"query": ["#### 42"], "labels": ["demo-1"]})[1]["rewards"] == [1.0]
 
 
 def test_health(server):

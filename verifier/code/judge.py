@@ -2,6 +2,12 @@
 
 Expected outputs never left the host: stdio outputs are compared here after normalising
 whitespace, call-style return values (plain JSON made inside the sandbox) with type-strict equality.
+
+Memory: the container's OOM kill and a ``MemoryError`` that ends the whole job (loading the program,
+an assert-style ``check()``, the harness itself, or one that left the harness unable to finish) are
+``oom``. A ``MemoryError`` raised by one call-style case fails only that case (``raised
+MemoryError``), like a stdio case that dies of one, so the other cases still count: a candidate
+raising it for a single input is not proof that the job hit the memory limit.
 """
 
 from __future__ import annotations
@@ -68,13 +74,20 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
     if errors:
         e = errors[0]
         if e.get("error") == "MemoryError":
-            return verdict(CodeStatus.OOM, "MemoryError while defining the program", "memory_error")
+            where = "in the test harness" if e["phase"] == "harness" else "while defining the program"
+            return verdict(CodeStatus.OOM, f"MemoryError (address-space limit) {where}", "memory_error")
         if e["phase"] == "harness":
             return verdict(
                 CodeStatus.SANDBOX_ERROR, f"the problem's tests are broken: {_err(e)}", "harness_error"
             )
         return verdict(CodeStatus.RUNTIME_ERROR, f"{e['phase']} failed: {_err(e)}", f"{e['phase']}_error")
     if not result.finished:
+        if any(r.get("error") == "MemoryError" for r in result.records):
+            return verdict(
+                CodeStatus.OOM,
+                "MemoryError (address-space limit), and the test harness could not finish",
+                "memory_error",
+            )
         forged = f"; {result.forged} result line(s) without the job token ignored" if result.forged else ""
         return verdict(
             CodeStatus.RUNTIME_ERROR,
@@ -83,6 +96,11 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
             "harness_unfinished",
         )
     if isinstance(tests, AssertTests):
+        test = next((r for r in result.records if r.get("phase") == "test"), None)
+        if test is not None and test.get("error") == "MemoryError":  # check() is the whole test run
+            return verdict(
+                CodeStatus.OOM, "MemoryError (address-space limit) during the tests", "memory_error"
+            )
         return verdict(*_assert(result.records))
     if isinstance(tests, CallTests):
         cases = tuple(_call_case(i, c.expected, _case_record(result, i)) for i, c in enumerate(tests.cases))
@@ -111,8 +129,6 @@ def _infrastructure_and_limits(result: JobResult) -> tuple[CodeStatus, str, str]
         if sig == signal.SIGKILL and result.oom_kills:
             return CodeStatus.OOM, "killed by the kernel's OOM killer (container memory limit)", "oom_kill"
         return CodeStatus.RUNTIME_ERROR, f"killed by signal {_signame(sig)}", "signal"
-    if any(r.get("error") == "MemoryError" for r in result.records):
-        return CodeStatus.OOM, "MemoryError (address-space limit)", "memory_error"
     return None
 
 

@@ -4,7 +4,9 @@ A problem's accuracy is correct / samples (infrastructure errors are not samples
 accuracy is the mean over the problems both runs scored, so adding or removing problems from the
 bank does not look like a regression. A problem the new run could not score at all (every sample an
 infrastructure error) is *unchecked*: the gate fails on it, since a gate that passes because the
-sandbox was down proves nothing.
+sandbox was down proves nothing. For the same reason the gate fails when no problem could be
+compared at all (a baseline of another bank, or of a run that checked nothing): an empty comparison
+is no evidence of "no regression".
 """
 
 from __future__ import annotations
@@ -45,16 +47,28 @@ class Comparison:
         return self.accuracy_before - self.accuracy_after
 
     @property
+    def no_overlap(self) -> bool:
+        """Nothing was compared: no problem scored in both runs."""
+        return self.compared == 0
+
+    @property
     def ok(self) -> bool:
         # A tiny epsilon so that a drop of exactly max_drop, computed in floating point, passes.
-        return self.drop <= self.max_drop + 1e-12 and not self.unchecked
+        return self.drop <= self.max_drop + 1e-12 and not self.unchecked and not self.no_overlap
 
     def lines(self) -> list[str]:
-        verdict = "ok" if self.ok else "REGRESSION"
-        out = [
-            f"baseline gate: {verdict}: accuracy {self.accuracy_before:.4f} -> {self.accuracy_after:.4f} "
-            f"(drop {self.drop:+.4f}, allowed {self.max_drop:.4f}) over {self.compared} problems"
-        ]
+        if self.no_overlap:
+            out = [
+                "baseline gate: FAILED: no problem was scored in both the baseline and this run "
+                f"({len(self.only_before)} only in the baseline, {len(self.only_after)} only in this run), "
+                "so nothing was compared (a baseline from another bank, or no sample checked in one of them)"
+            ]
+        else:
+            verdict = "ok" if self.ok else "REGRESSION"
+            out = [
+                f"baseline gate: {verdict}: accuracy {self.accuracy_before:.4f} -> {self.accuracy_after:.4f} "
+                f"(drop {self.drop:+.4f}, allowed {self.max_drop:.4f}) over {self.compared} problems"
+            ]
         if self.regressed:
             out.append(f"{len(self.regressed)} problems flipped down:")
             out += [f"  {c.problem_id}: {c.before:.2f} -> {c.after:.2f}" for c in self.regressed]
@@ -75,6 +89,7 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "no_overlap": self.no_overlap,
             "max_drop": self.max_drop,
             "compared": self.compared,
             "accuracy_before": self.accuracy_before,

@@ -64,6 +64,12 @@ def build_junit(
             counts["failures"] += 1
             ET.SubElement(case, "failure", message=f"0/{samples} samples verified").text = details
         ET.SubElement(case, "system-out").text = f"{correct}/{samples} verified\n{details}"
+    if comparison is not None and comparison.no_overlap:
+        # The per-problem cases cannot show it, yet the gate failed: one case that says why.
+        counts["tests"] += 1
+        counts["failures"] += 1
+        case = ET.SubElement(ts, "testcase", classname=suite, name="baseline overlap", time="0.000")
+        ET.SubElement(case, "failure", message=comparison.lines()[0])
     for k, v in counts.items():
         ts.set(k, str(v))
     return root

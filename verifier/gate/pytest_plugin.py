@@ -2,8 +2,10 @@
 
 Without responses each item is the bank's self-check of that problem (gold against itself and its
 reference solution; code references in the sandbox). With responses each item checks that every
-response for the problem verifies; a problem with no response is skipped. A response the checker
-could not decide (infrastructure failure) is an error, not a failure. Registered through the
+response for the problem verifies; a problem with no response is skipped, and a response for a
+problem in none of the banks is a usage error (as ``verify --responses`` rejects it). The responses
+are checked in the item's setup, so one the checker could not decide (infrastructure failure) is
+reported as an error (``ERROR at setup``, ``<error>`` in JUnit), not a failure. Registered through the
 ``pytest11`` entry point, so it is on wherever the package is installed; it does nothing unless
 ``--verify-bank`` is given. With no test paths on the command line only the banks are collected.
 """
@@ -12,11 +14,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from verifier.banks.loader import Bank
+    from verifier.errors import InputError
+    from verifier.rewards.result import RewardResult
+
 _BANKS = pytest.StashKey[set[Path]]()
+_LOADED = pytest.StashKey["dict[Path, Bank | InputError]"]()
 _RESPONSES = pytest.StashKey[dict[str, list[str]] | None]()
 
 
@@ -25,7 +33,7 @@ class VerifyFailure(Exception):
 
 
 class VerifyInfraError(Exception):
-    """The checker could not decide: reported as an error, not a failure."""
+    """The checker could not decide: reported as an error (in setup), not a failure."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _load_responses(path: Path) -> dict[str, list[str]]:
+def _load_responses(path: Path, known_ids: set[str] | None = None) -> dict[str, list[str]]:
+    """Completions by problem id. With ``known_ids`` (the banks' ids), a response for any other id
+    is an error naming its file:line, as ``verify --responses`` reports it."""
     from pydantic import TypeAdapter
 
     from verifier.banks.jsonl import read_jsonl
@@ -53,13 +63,33 @@ def _load_responses(path: Path) -> dict[str, list[str]]:
 
     responses: dict[str, list[str]] = defaultdict(list)
     errors: list[str] = []
-    for _lineno, record, errs in read_jsonl(path, TypeAdapter(ResponseRecord)):
+    for lineno, record, errs in read_jsonl(path, TypeAdapter(ResponseRecord)):
         errors.extend(errs)
-        if record is not None:
-            responses[record.problem_id].append(record.completion)
+        if record is None:
+            continue
+        if known_ids is not None and record.problem_id not in known_ids:
+            errors.append(
+                f"{path}:{lineno}: problem_id: {record.problem_id!r} is not in the bank (--verify-bank)"
+            )
+            continue
+        responses[record.problem_id].append(record.completion)
     if errors:
         raise pytest.UsageError("--verify-responses:\n" + "\n".join(errors))
     return dict(responses)
+
+
+def _load_banks(banks: list[Path]) -> dict[Path, Bank | InputError]:
+    """Each bank, or why it could not be loaded (reported when it is collected)."""
+    from verifier.banks.loader import load_bank
+    from verifier.errors import InputError
+
+    loaded: dict[Path, Bank | InputError] = {}
+    for path in banks:
+        try:
+            loaded[path] = load_bank(path)
+        except InputError as e:
+            loaded[path] = e
+    return loaded
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,8 +101,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if missing:
         raise pytest.UsageError(f"--verify-bank: no such file: {', '.join(missing)}")
     config.stash[_BANKS] = set(banks)
+    loaded = config.stash[_LOADED] = _load_banks(banks)
     responses = config.getoption("verify_responses")
-    config.stash[_RESPONSES] = _load_responses(Path(responses)) if responses else None
+    if responses:
+        from verifier.banks.loader import Bank
+
+        # An unloadable bank is a collection error of its own; its ids are unknown, so skip the check.
+        known = None
+        if all(isinstance(b, Bank) for b in loaded.values()):
+            known = {p.id for b in loaded.values() if isinstance(b, Bank) for p in b.problems}
+        config.stash[_RESPONSES] = _load_responses(Path(responses), known)
+    else:
+        config.stash[_RESPONSES] = None
     # Collection reads config.args later: with no paths given, collect only the banks.
     explicit = config.args_source is pytest.Config.ArgsSource.ARGS
     config.args = [*config.args, *map(str, banks)] if explicit else list(map(str, banks))
@@ -90,10 +130,14 @@ class BankFile(pytest.File):
         from verifier.banks.loader import load_bank
         from verifier.errors import InputError
 
-        try:
-            bank = load_bank(self.path)
-        except InputError as e:
-            raise self.CollectError("\n".join(e.messages)) from None
+        bank = self.config.stash.get(_LOADED, {}).get(self.path.resolve())
+        if bank is None:
+            try:
+                bank = load_bank(self.path)
+            except InputError as e:
+                bank = e
+        if isinstance(bank, InputError):
+            raise self.CollectError("\n".join(bank.messages))
         responses = self.config.stash.get(_RESPONSES, None)
         for problem in bank.problems:
             completions = None if responses is None else responses.get(problem.id, [])
@@ -105,7 +149,16 @@ class ProblemItem(pytest.Item):
         super().__init__(**kwargs)
         self.problem = problem
         self.completions = completions
+        self.results: list[RewardResult] = []
         self.add_marker(pytest.mark.verify_bank)
+
+    def setup(self) -> None:
+        # Checking happens here so that an undecided check is a setup error, not a test failure.
+        if self.completions:
+            try:
+                self.results = self._score(self.completions)
+            except VerifyInfraError as e:
+                pytest.fail(str(e), pytrace=False)  # in setup: an error; the message, no traceback
 
     def runtest(self) -> None:
         if self.completions is None:
@@ -113,7 +166,7 @@ class ProblemItem(pytest.Item):
         elif not self.completions:
             pytest.skip("no response for this problem")
         else:
-            self._check_responses(self.completions)
+            self._judge(self.results)
 
     def _selfcheck(self) -> None:
         from verifier.banks.selfcheck import selfcheck
@@ -122,18 +175,24 @@ class ProblemItem(pytest.Item):
         if report.failures:
             raise VerifyFailure("\n".join(report.failures))
 
-    def _check_responses(self, completions: list[str]) -> None:
+    @staticmethod
+    def _lines(results: list[RewardResult]) -> str:
+        return "\n".join(
+            f"response {i}: {r.status} (extracted {r.extracted!r}): {r.reason}" for i, r in enumerate(results)
+        )
+
+    def _score(self, completions: list[str]) -> list[RewardResult]:
         from verifier.rewards.core import score_batch
 
         results = score_batch([(self.problem, c) for c in completions])
-        lines = [
-            f"response {i}: {r.status} (extracted {r.extracted!r}): {r.reason}" for i, r in enumerate(results)
-        ]
         if any(r.score is None for r in results):
-            raise VerifyInfraError("the checker could not decide:\n" + "\n".join(lines))
+            raise VerifyInfraError("the checker could not decide:\n" + self._lines(results))
+        return results
+
+    def _judge(self, results: list[RewardResult]) -> None:
         if not all(r.correct for r in results):
             bad = sum(not r.correct for r in results)
-            raise VerifyFailure(f"{bad}/{len(results)} responses do not verify:\n" + "\n".join(lines))
+            raise VerifyFailure(f"{bad}/{len(results)} responses do not verify:\n" + self._lines(results))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, VerifyFailure | VerifyInfraError):

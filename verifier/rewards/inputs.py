@@ -2,11 +2,14 @@
 
 Trainers pass the reference in many shapes: a gold answer string (or a number), a whole problem
 (a bank record as a dict, a JSON string of one, or a ``MathProblem``/``CodeProblem``), or a problem
-id to look up in a bank. ``as_problem`` accepts all of them.
+id to look up in a bank. ``as_problem`` accepts all of them. Given a bank, a string is an id in it
+(or a JSON problem record): an unknown id is ``BadInput``, never silently read as a gold answer,
+which would score a typo'd id 0.0.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import numbers
 from collections.abc import Mapping
@@ -67,8 +70,32 @@ def gold_problem(answer: str, *, problem_id: str = "reward") -> MathProblem:
     return MathProblem(id=problem_id, kind="math", question="(reward call)", answer=answer)
 
 
+def problem_by_id(problem_id: str, bank: Mapping[str, AnyProblem]) -> AnyProblem:
+    """The bank's problem with this id; an unknown id is ``BadInput`` naming the closest ids."""
+    problem = bank.get(problem_id)
+    if problem is not None:
+        return problem
+    close = _closest(problem_id, list(bank))
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise BadInput(f"unknown problem id {problem_id!r}: not in the bank ({len(bank)} problems){hint}")
+
+
+def _closest(word: str, ids: list[str], n: int = 3) -> list[str]:
+    """Up to n ids most like ``word``; ties in sorted order (difflib's own tie-break is reversed)."""
+    matcher = difflib.SequenceMatcher(b=word)
+    scored = []
+    for candidate in ids:
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6 and matcher.ratio() >= 0.6:
+            scored.append((-matcher.ratio(), candidate))
+    return [candidate for _, candidate in sorted(scored)[:n]]
+
+
 def as_problem(reference: Any, *, bank: Mapping[str, AnyProblem] | None = None) -> AnyProblem:
-    """A problem from a gold answer, a problem record (object, dict or JSON) or a bank id."""
+    """A problem from a gold answer, a problem record (object, dict or JSON) or a bank id.
+
+    With a ``bank``, a string is a problem id in it (or a JSON problem record); gold answers then
+    go as numbers or ``{"answer": ...}`` records. Without one, a string is a gold answer."""
     if isinstance(reference, MathProblem | CodeProblem):
         return reference
     if isinstance(reference, bool) or reference is None:
@@ -84,6 +111,8 @@ def as_problem(reference: Any, *, bank: Mapping[str, AnyProblem] | None = None) 
                 return as_problem(json.loads(text), bank=bank)
             except json.JSONDecodeError as e:
                 raise BadInput(f"reference looks like a JSON problem but is not valid JSON: {e}") from None
+        if bank is not None:
+            return problem_by_id(reference, bank)
         if not text:
             raise BadInput("the gold answer is empty")
         return gold_problem(reference)

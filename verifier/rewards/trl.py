@@ -83,6 +83,10 @@ def _make(
         raise ValueError("pass one of answer_column, problem_column or id_column")
     if id_column is not None and bank is None:
         raise ValueError("id_column needs a bank to look the ids up in")
+    if id_column is None and bank is not None:
+        # With a bank every string is an id (an unknown one is BadInput), so gold answers in an
+        # answer column would all be rejected: say so now rather than at the first batch.
+        raise ValueError("a bank is only used with id_column (answer and problem columns hold the reference)")
     column = given[0] if given else "answer"
     options = RewardOptions(deadline_s=deadline_s, partial_credit=partial_credit)
     return cls(column=column, bank=_load_bank(bank), options=options, name=name)
@@ -100,7 +104,8 @@ def for_trl(
 ) -> TrlReward:
     """A GRPO reward function. Say where the reference is: ``answer_column`` (a gold final answer;
     the default is a column named "answer"), ``problem_column`` (a whole bank record, dict or JSON)
-    or ``id_column`` with ``bank`` (a bank file or an id -> problem mapping)."""
+    or ``id_column`` with ``bank`` (a bank file or an id -> problem mapping; an id not in it raises
+    ``BadInput``, it is never read as a gold answer)."""
     return _make(
         TrlReward,
         answer_column=answer_column,
