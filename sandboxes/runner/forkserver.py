@@ -90,25 +90,8 @@ def set_dumpable(flag: int) -> None:
 # ---------------------------------------------------------------- protocol
 
 
-class LineReader:
-    def __init__(self, fd: int):
-        self._fd = fd
-        self._buf = b""
-
-    def readline(self) -> bytes | None:
-        while b"\n" not in self._buf:
-            chunk = os.read(self._fd, 1 << 20)
-            if not chunk:
-                return None
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line
-
-
 def answer(record: dict[str, Any]) -> None:
-    data = json.dumps(record, separators=(",", ":")).encode() + b"\n"
-    while data:
-        data = data[os.write(1, data) :]
+    harness._write_all(1, json.dumps(record, separators=(",", ":")).encode() + b"\n")
 
 
 # ---------------------------------------------------------------- one job
@@ -458,7 +441,7 @@ def main() -> None:
     gc.freeze()
     zygote = Zygote()
     zygote.request()
-    reader = LineReader(0)
+    reader = harness.LineReader(0, chunk=1 << 20)
     seq = 0
     while True:
         line = reader.readline()

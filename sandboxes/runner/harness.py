@@ -376,13 +376,16 @@ def _rebuild_exception(reply: dict[str, Any]) -> BaseException:
 
 
 class LineReader:
-    def __init__(self, fd: int):
+    """Newline-framed reads from a raw fd (the fork server's stdin, the harness's pipes)."""
+
+    def __init__(self, fd: int, chunk: int = 1 << 16):
         self._fd = fd
+        self._chunk = chunk
         self._buf = b""
 
     def readline(self) -> bytes | None:
         while b"\n" not in self._buf:
-            chunk = os.read(self._fd, 1 << 16)
+            chunk = os.read(self._fd, self._chunk)
             if not chunk:
                 return None
             self._buf += chunk
