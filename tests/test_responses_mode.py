@@ -253,3 +253,24 @@ def test_completion_with_unicode_line_separators_round_trips(tmp_path: Path) -> 
         assert result.returncode == 0, result.stderr
     [chain] = read_jsonl(out / "chains.jsonl")
     assert chain["completion"] == text and chain["verdict"]["status"] == "correct"
+
+
+def test_runtime_option_reaches_the_sandbox_and_its_failure_is_infrastructure(
+    tmp_path: Path, docker_client
+) -> None:
+    """--runtime runsc where gVisor is not installed: the engine refuses the container, which is a
+    sandbox_error (counted, not scored), never a wrong answer."""
+    if "runsc" in docker_client.info().get("Runtimes", {}):
+        pytest.skip("gVisor is installed here: the refusal this test needs cannot happen")
+    bank = REPO / "problem_banks" / "code-style.jsonl"
+    first = read_jsonl(bank)[0]
+    rows = [{"problem_id": first["id"], "completion": f"```python\n{first['reference_solution']}```"}]
+    out = tmp_path / "run"
+    responses = write_responses(tmp_path / "r.jsonl", rows)
+    result = run_verify(
+        "--bank", str(bank), "--responses", str(responses), "--out", str(out), "--runtime", "runsc"
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status_counts"] == {"sandbox_error": 1}
+    assert summary["infra_errors"] == 1 and summary["pass@1"] is None
