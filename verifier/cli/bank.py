@@ -27,7 +27,9 @@ def check(
     files: list[Path] = typer.Argument(..., help="bank JSONL files"),
     schema_only: bool = typer.Option(False, "--schema-only", help="validate the schema and ids only"),
     code: bool = typer.Option(True, "--code/--no-code", help="run code references in the Docker sandbox"),
-    junit: Path | None = typer.Option(None, "--junit", help="write a JUnit XML report, one test case per problem"),
+    junit: Path | None = typer.Option(
+        None, "--junit", help="write a JUnit XML report, one test case per problem"
+    ),
 ) -> None:
     """Validate banks, then check every gold answer and reference solution with the checkers."""
     errors: list[str] = []
