@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
@@ -61,14 +62,7 @@ def reap_orphans(client: docker.DockerClient) -> int:
         labels = container.labels
         if labels.get(OWNER_HOST) != host or owner_alive(labels):
             continue
-        try:
-            container.remove(force=True)
-            removed += 1
-        except NotFound:
-            continue
-        except APIError as e:
-            if e.status_code != 409:  # 409: removal already in progress (auto_remove)
-                raise
+        removed += _remove(container)
     if removed:
         log.info("reaped %d orphaned sandbox container(s)", removed)
     return removed
@@ -78,12 +72,18 @@ def remove_session(client: docker.DockerClient, session: str) -> int:
     """Remove every container of one session (used by ``SandboxPool.close`` as a last sweep)."""
     removed = 0
     for container in client.containers.list(all=True, filters={"label": f"{SESSION}={session}"}):
-        try:
-            container.remove(force=True)
-            removed += 1
-        except NotFound:
-            continue
-        except APIError as e:
-            if e.status_code != 409:
-                raise
+        removed += _remove(container)
     return removed
+
+
+def _remove(container: Any) -> bool:
+    """Force-remove; False when it is already gone or its removal is already under way."""
+    try:
+        container.remove(force=True)
+        return True
+    except NotFound:
+        return False
+    except APIError as e:
+        if e.status_code != 409:  # 409: removal already in progress (auto_remove)
+            raise
+        return False
