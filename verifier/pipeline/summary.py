@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from importlib import metadata
 from typing import Any
 
-from verifier.pipeline.passk import mean_pass_at_k
+from verifier.pipeline.passk import mean_maj_curve, mean_pass_at_k, votes_by_problem
 from verifier.schema import ChainRecord
 
 
@@ -45,6 +45,7 @@ def summarise(
     gen_seconds = sum(r.gen_seconds for r in generated)
     tokens = sum(r.tokens for r in generated)
     pass_k = {str(k): mean_pass_at_k(counts, k) for k in range(1, n_max + 1)}
+    maj_k = mean_maj_curve(votes_by_problem(records).values(), n_max)
     return {
         "problems": problems,
         "samples": len(records),
@@ -52,6 +53,8 @@ def summarise(
         "problems_with_verified": sum(1 for row in table.values() if row["correct"] > 0),
         "pass@1": pass_k.get("1"),
         "pass@k": pass_k,
+        # majority vote over the extracted answers, same estimator as pass@k (see passk.py)
+        "maj@k": {str(k): v for k, v in maj_k.items()},
         "status_counts": dict(Counter(r.verdict.status for r in records)),
         "infra_errors": sum(row["infra_errors"] for row in table.values()),
         "tokens": tokens,
