@@ -18,6 +18,7 @@ from verifier.code.extract import DEFAULT_EXTRACTION, CodeExtraction, extract_co
 from verifier.code.judge import judge
 from verifier.code.program import job_for
 from verifier.code.verdict import CodeStatus, CodeVerdict
+from verifier.endtext import strip_end_tokens
 from verifier.schema import CodeProblem
 
 _default_pool: SandboxPool | None = None
@@ -63,7 +64,7 @@ def check_code_many(
     ``raw_code``: the completions are programs already (reference solutions), not model output.
     """
     problems = [as_problem(p) for p, _ in items]
-    codes = [c if raw_code else extract_code(c, extraction) for _, c in items]
+    codes = [c if raw_code else extract_code(strip_end_tokens(c), extraction) for _, c in items]
     pending = [
         (i, job_for(p, c)) for i, (p, c) in enumerate(zip(problems, codes, strict=True)) if c is not None
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from verifier.endtext import strip_end_tokens
 from verifier.math.compare import Decision, compare
 from verifier.math.extract import Extraction, extract_answer
 from verifier.math.guards import guard, size_guard
@@ -124,7 +125,7 @@ def check_math_many(
                 MathVerdict(MathStatus.ERROR, None, None, f"pred is {type(pred).__name__}, not str")
             )
             continue
-        ext = extract_answer(pred, require_anchor=require_anchor)
+        ext = extract_answer(strip_end_tokens(pred), require_anchor=require_anchor)
         if not ext.answers:
             verdicts.append(MathVerdict(MathStatus.NO_ANSWER, None, None, ext.reason))
             continue
