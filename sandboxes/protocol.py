@@ -23,6 +23,19 @@ class Job(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     memory_mb: int = Field(default=512, ge=32, le=8192)
     output_limit: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    case_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="wall-clock limit of one stdio/call case; timeout_s caps the job",
+    )
+    checker: str | None = Field(
+        default=None,
+        description="Python source of a TRUSTED stdio checker, run per case as "
+        "`python3 checker.py INPUT EXPECTED OUTPUT`: exit 0 accepted, 1 wrong answer, other a checker "
+        "failure; the first line of its stdout is the message. Reported per case as "
+        '"checker": {"exit": int, "message": str}.',
+    )
 
 
 class JobResult(BaseModel):
