@@ -10,7 +10,7 @@ from verifier.schema import ChainRecord, VerdictRecord
 PROMPT = [{"role": "user", "content": "2+2?"}]
 
 
-def chain(pid: str, i: int, status: str, *, kind: str = "math") -> ChainRecord:
+def chain(pid: str, i: int, status: str, *, kind: str = "math", rule: str | None = None) -> ChainRecord:
     correct = status in ("correct", "pass")
     return ChainRecord(
         problem_id=pid,
@@ -22,7 +22,7 @@ def chain(pid: str, i: int, status: str, *, kind: str = "math") -> ChainRecord:
         completion=f"{pid} sample {i}",
         tokens=1,
         extracted=None,
-        verdict=VerdictRecord(status=status, correct=correct),
+        verdict=VerdictRecord(status=status, correct=correct, rule=rule),
     )
 
 
@@ -53,6 +53,17 @@ def test_pairs_round_robin_and_capped():
 def test_what_counts_as_rejected(statuses, kind, expected):
     records = [chain("p", i, s, kind=kind) for i, s in enumerate(statuses)]
     assert len(list(make_pairs(records))) == expected
+
+
+def test_a_guards_stop_is_the_candidates_fault_a_worker_error_is_not():
+    records = [
+        chain("p", 0, "correct"),
+        chain("p", 1, "timeout", rule="guard"),  # an answer too big to compare: rejected
+        chain("p", 2, "timeout", rule="deadline"),
+        chain("p", 3, "error", rule="worker"),
+        chain("p", 4, "unparseable"),
+    ]
+    assert [p["rejected_sample"] for p in make_pairs(records)] == [1, 4]
 
 
 def test_trl_reads_them_as_conversational_preference_data():

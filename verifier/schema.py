@@ -130,11 +130,11 @@ class ChainRecord(BaseModel):
     @property
     def infrastructure_failure(self) -> bool:
         """The checker could not decide (sandbox down, math worker lost, or its deadline hit outside a
-        guard): not the answer's fault, so it is retried on resume and never scored as wrong."""
-        status, rule = self.verdict.status, self.verdict.rule
-        if self.kind == "code":
-            return status == "sandbox_error"
-        return status == "error" or (status == "timeout" and rule != "guard")
+        guard): not the answer's fault, so it is retried on resume and never scored as wrong.
+        ``verifier.verdicts`` decides it, as for every other consumer of verdicts."""
+        from verifier.verdicts import Outcome, outcome_of  # lazily: schema is imported by everything
+
+        return outcome_of(self.kind, self.verdict.status, self.verdict.rule) is Outcome.UNDECIDED
 
 
 class ResponseRecord(_Strict):

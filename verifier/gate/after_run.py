@@ -1,11 +1,16 @@
-"""What `verify --baseline/--junit/--pairs` do once a run has finished: report files and the gate."""
+"""What `verify --baseline/--junit/--pairs` do once a run has finished: report files and the gate.
+
+No import of the CLI here (the CLI imports the gate): lines go to ``say`` / ``warn`` callables, by
+default standard output and standard error.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from verifier.cli.console import EXIT_FAILED, console, err_console
 from verifier.gate.baseline import compare_summaries
 from verifier.gate.junit import write_junit
 from verifier.pipeline.run import RunResult
@@ -27,18 +32,21 @@ def after_run(
     junit: Path | None,
     pairs: Path | None,
     suite: str = "verify",
+    say: Callable[[str], None] = print,
+    warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> int:
-    """Write the requested reports; the exit code (1 on a regression against the baseline)."""
+    """Write the requested reports; the exit code: 1 when the gate fails (a regression against the
+    baseline, a problem left unchecked, nothing compared), else 0."""
     comparison = compare_summaries(baseline, result.summary, max_drop=max_drop) if baseline else None
     records = _records(result) if (junit or pairs) else []
     if pairs is not None:
         n = write_pairs(pairs, records)
-        console.print(f"wrote {n} preference pairs to {pairs}")
+        say(f"wrote {n} preference pairs to {pairs}")
     if junit is not None:
         write_junit(junit, result.summary, records, suite=suite, comparison=comparison)
-        console.print(f"wrote JUnit report to {junit}")
+        say(f"wrote JUnit report to {junit}")
     if comparison is None:
         return 0
     for line in comparison.lines():
-        (console if comparison.ok else err_console).print(line, markup=False, highlight=False)
-    return 0 if comparison.ok else EXIT_FAILED
+        (say if comparison.ok else warn)(line)
+    return 0 if comparison.ok else 1

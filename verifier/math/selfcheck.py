@@ -2,8 +2,8 @@
 ``\\boxed{gold}`` and against its own reference solution. A failure is a bug in the checker or in
 the bank, never something to skip.
 
-A verdict that says nothing about the answer (a TIMEOUT that no guard decided, an ERROR of the
-pool's workers; docs/math-checking.md lists the rules) is tried once more with a longer deadline;
+A verdict that says nothing about the answer (undecided by the checker's machinery or its clock, as
+``verifier.verdicts`` judges it) is tried once more with a longer deadline;
 if it is still one, the message starts with ``infrastructure:``, so that a loaded machine is not
 mistaken for a wrong gold answer.
 """
@@ -14,21 +14,17 @@ from collections.abc import Callable
 
 from verifier.math.check import DEFAULT_TIMEOUT_S, check_answer, check_math
 from verifier.math.pool import MathPool
-from verifier.math.verdict import MathStatus, MathVerdict
+from verifier.math.verdict import MathVerdict
 from verifier.schema import MathProblem
+from verifier.verdicts import judge
 
 RETRY_TIMEOUT_S = 30.0
-# ERROR rules of the pool's machinery. An ERROR without a rule is about the input (an empty gold).
-_INFRASTRUCTURE_ERROR_RULES = frozenset({"worker", "worker-start", "closed"})
 
 
 def _infrastructure(verdict: MathVerdict) -> bool:
-    """True when the verdict is about the checker's machinery, not the answer: a TIMEOUT that no
-    guard decided (``deadline``, ``worker-start``) or an ERROR of the pool (``worker``,
-    ``worker-start``, ``closed``)."""
-    if verdict.status is MathStatus.TIMEOUT:
-        return verdict.rule != "guard"
-    return verdict.status is MathStatus.ERROR and verdict.rule in _INFRASTRUCTURE_ERROR_RULES
+    """True when the verdict is about the checker's machinery or clock, not the answer
+    (``verifier.verdicts`` decides, as everywhere else)."""
+    return judge("math", verdict.status, verdict.rule).retryable
 
 
 def _check(

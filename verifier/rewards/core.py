@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from verifier.math import MathPool, MathStatus, MathVerdict, check_math_many
+from verifier.math import MathPool, MathVerdict, check_math_many
 from verifier.rewards.inputs import AnyProblem, as_problem, completion_text
 from verifier.rewards.result import Missing, RewardResult, missing_result
 from verifier.rewards.stats import STATS
 from verifier.schema import CodeProblem, MathProblem
+from verifier.verdicts import Cause, judge
 
 log = logging.getLogger("verifier.rewards")
 
@@ -48,22 +49,31 @@ class RewardOptions:
     sandbox: Any = None  # a sandboxes.pool.Sandbox; None = the process-wide warm pool
 
 
+_MISSING = {
+    Cause.INFRASTRUCTURE: Missing.INFRA,
+    Cause.DEADLINE: Missing.DEADLINE,
+    Cause.REFERENCE: Missing.REFERENCE,
+}
+
+
+def _missing(kind: str, status: str, rule: str | None) -> Missing | None:
+    """Why the reward is missing (``verifier.verdicts`` decides), None when the verdict is decided."""
+    judgement = judge(kind, status, rule)
+    return None if judgement.cause is None else _MISSING[judgement.cause]
+
+
 def math_reward(verdict: MathVerdict) -> RewardResult:
-    status = verdict.status
-    missing: Missing | None = None
-    # A pathological answer stopped by a guard is the model's doing; a worker killed at its
-    # deadline, or a failed worker, is not.
-    if status is MathStatus.TIMEOUT and verdict.rule != "guard":
-        missing = Missing.DEADLINE
-    elif status is MathStatus.ERROR:
-        missing = Missing.INFRA
-    score = None if missing else float(status is MathStatus.CORRECT)
-    return RewardResult(score, status.value, verdict.reason, "math", verdict.extracted, verdict.rule, missing)
+    status = verdict.status.value
+    missing = _missing("math", status, verdict.rule)
+    score = None if missing else float(verdict.correct)
+    return RewardResult(score, status, verdict.reason, "math", verdict.extracted, verdict.rule, missing)
 
 
 def code_reward(verdict: Any, *, partial_credit: bool) -> RewardResult:
+    status, rule = verdict.status.value, verdict.rule or None
+    missing = _missing("code", status, rule)
     score: float | None
-    if verdict.infrastructure_failure:
+    if missing is not None:
         score = None
     elif verdict.correct:
         score = 1.0
@@ -71,9 +81,7 @@ def code_reward(verdict: Any, *, partial_credit: bool) -> RewardResult:
         score = sum(t.passed for t in verdict.tests) / len(verdict.tests)
     else:
         score = 0.0
-    missing = Missing.INFRA if score is None else None
-    rule = verdict.rule or None
-    return RewardResult(score, verdict.status.value, verdict.reason, "code", verdict.extracted, rule, missing)
+    return RewardResult(score, status, verdict.reason, "code", verdict.extracted, rule, missing)
 
 
 def _math_task(

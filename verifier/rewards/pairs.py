@@ -1,8 +1,9 @@
 """Preference pairs (RLAIF data) from a run: a verified chain vs a failed one of the same problem.
 
 Written as TRL's DPOTrainer reads them, in its conversational form: ``prompt`` is the chat messages,
-``chosen`` and ``rejected`` one assistant message each. Only chains the checker judged wrong count
-as rejected; infrastructure errors and deadline timeouts say nothing about the answer and are left out.
+``chosen`` and ``rejected`` one assistant message each. Only chains whose failure is the candidate's
+fault (``verifier.verdicts``) count as rejected; undecided ones (infrastructure
+errors, the checker's deadline, a broken reference) say nothing about the answer and are left out.
 """
 
 from __future__ import annotations
@@ -15,19 +16,11 @@ from typing import Any
 
 from verifier.pipeline.outputs import atomic_write
 from verifier.schema import ChainRecord
-
-# Verdicts that say the answer is wrong (math and code). Not: timeout/error of the math checker's
-# workers, sandbox_error.
-REJECTABLE = frozenset(
-    {"wrong", "no_answer", "unparseable", "runtime_error", "oom", "output_limit", "no_code"}
-)
+from verifier.verdicts import Outcome, outcome_of
 
 
-def _rejectable(record: ChainRecord) -> bool:
-    status = record.verdict.status
-    if record.kind == "code" and status == "timeout":
-        return True  # the candidate's own infinite loop
-    return status in REJECTABLE
+def _outcome(record: ChainRecord) -> Outcome:
+    return outcome_of(record.kind, record.verdict.status, record.verdict.rule)
 
 
 def _prompt(record: ChainRecord) -> list[dict[str, str]]:
@@ -44,8 +37,8 @@ def make_pairs(records: list[ChainRecord], *, max_per_problem: int = 4) -> Itera
         by_problem[r.problem_id].append(r)
     for pid, group in by_problem.items():
         group.sort(key=lambda r: r.sample_index)
-        chosen = [r for r in group if r.verdict.correct]
-        rejected = [r for r in group if _rejectable(r)]
+        chosen = [r for r in group if _outcome(r) is Outcome.CORRECT]
+        rejected = [r for r in group if _outcome(r) is Outcome.CANDIDATE_FAULT]
         if not chosen or not rejected:
             continue
         for i in range(min(max_per_problem, max(len(chosen), len(rejected)))):

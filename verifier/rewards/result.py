@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from verifier.verdicts import Outcome, outcome_of
+
 
 class Missing(str, Enum):
     """Why a reward is missing. Neither says anything about the answer, so neither is ever a 0."""
 
     INFRA = "infra_error"  # the sandbox or a checker worker failed
-    DEADLINE = "deadline"  # the batch deadline passed before this item was checked
+    DEADLINE = "deadline"  # the checker's or the batch's deadline passed before this item was decided
+    REFERENCE = "bad_reference"  # the gold answer or the problem's own tests cannot be used
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class RewardResult:
 
     @property
     def correct(self) -> bool:
-        return self.status in ("correct", "pass")
+        return outcome_of(self.kind, self.status, self.rule) is Outcome.CORRECT
 
 
 def missing_result(kind: str, why: Missing, reason: str, status: str | None = None) -> RewardResult:
