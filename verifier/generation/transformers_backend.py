@@ -24,8 +24,9 @@ from transformers import (
 from transformers.cache_utils import DynamicCache
 from transformers.utils import logging as hf_logging
 
-from verifier.generation.base import Completion, GenerationRequest
+from verifier.generation.base import Capabilities, Completion, GenerationRequest, Messages
 from verifier.generation.embedded import EMBEDDED_NAME, cache_root, find_embedded_gguf
+from verifier.generation.sampling import Sampling
 
 log = logging.getLogger(__name__)
 _CANDIDATES = 64
@@ -38,18 +39,22 @@ _DONE = re.compile(r"####\s*[^\n]*\d[^\n]*\n|\\boxed\{.*\}[^\n]*\n|```python.*?`
 
 @dataclass(frozen=True)
 class SamplingConfig:
+    """Legacy constructor argument (sampling + dtype + batch_rows in one); new code passes a
+    ``Sampling`` and goes through ``registry.make_generator``. Kept until cli/run.py has moved."""
+
     temperature: float = 0.8
     top_p: float = 0.95
     max_new_tokens: int = 384
     dtype: str = "bfloat16"
-    batch_rows: int = 32  # rows per forward batch; all samples of one problem always share a batch
+    batch_rows: int = 32
 
 
-def _sample(
-    logits: torch.Tensor, generators: list[torch.Generator], temperature: float, top_p: float
-) -> torch.Tensor:
+def _sample(logits: torch.Tensor, generators: list[torch.Generator], sampling: Sampling) -> torch.Tensor:
     """One token per row, drawn with that row's own generator (temperature, then nucleus/top-p)."""
-    probs = torch.softmax(logits.float() / max(temperature, 1e-5), dim=-1)
+    if sampling.greedy:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
+    top_p = sampling.top_p
     # The nucleus nearly always lies within the top few dozen tokens: rank those instead of sorting the
     # whole vocabulary, and sort fully only when some row's nucleus reaches past them (same result).
     sorted_probs, order = torch.topk(probs, k=min(_CANDIDATES, probs.shape[-1]), dim=-1)
@@ -106,15 +111,30 @@ def resolve_model(model: str | Path | None) -> tuple[Path, str]:
 class TransformersGenerator:
     """Generator backed by a local transformers causal LM (never downloads)."""
 
-    def __init__(self, model: str | Path | None = None, config: SamplingConfig | None = None):
-        self.config = config or SamplingConfig()
+    capabilities = Capabilities(n=True, seeds=True, logprobs=True)
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        config: SamplingConfig | None = None,
+        *,
+        sampling: Sampling | None = None,
+        dtype: str = "bfloat16",
+        batch_rows: int = 32,
+    ):
+        if config is not None:  # legacy call: everything in one SamplingConfig
+            sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p)
+            dtype, batch_rows = config.dtype, config.batch_rows
+        self.sampling = sampling or Sampling()
+        self.dtype = dtype
+        self.batch_rows = batch_rows
         path, self._name = resolve_model(model)
         t0 = time.perf_counter()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, self.config.dtype))
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
         self.model.eval()
         eos = self.model.generation_config.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
@@ -124,51 +144,84 @@ class TransformersGenerator:
     def name(self) -> str:
         return self._name
 
-    def _prompt_text(self, messages: tuple[tuple[str, str], ...]) -> str:
+    def close(self) -> None:
+        """Nothing to stop: the weights go with the object (kept for the Generator protocol)."""
+
+    def _prompt_text(self, messages: Messages) -> str:
         chat = [{"role": r, "content": c} for r, c in messages]
         return str(self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True))
 
     def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
-        """All rows of a request share one batch; requests are packed into batches of ``batch_rows``."""
+        """All rows of a request share one batch; requests with the same sampling settings and
+        logprobs are packed into batches of ``batch_rows`` (a batch decodes under one setting)."""
         results: list[list[Completion]] = [[] for _ in requests]
-        batch: list[int] = []
+        groups: dict[tuple[Sampling, int], list[int]] = {}
         for i, req in enumerate(requests):
-            if batch and sum(len(requests[j].seeds) for j in batch) + len(req.seeds) > self.config.batch_rows:
-                self._generate_batch(requests, batch, results)
-                batch = []
-            batch.append(i)
-        if batch:
-            self._generate_batch(requests, batch, results)
+            groups.setdefault((req.sampling or self.sampling, req.logprobs), []).append(i)
+        for (sampling, logprobs), members in groups.items():
+            batch: list[int] = []
+            for i in members:
+                rows = sum(len(requests[j].seeds) for j in batch)
+                if batch and rows + len(requests[i].seeds) > self.batch_rows:
+                    self._generate_batch(requests, batch, results, sampling, logprobs)
+                    batch = []
+                batch.append(i)
+            if batch:
+                self._generate_batch(requests, batch, results, sampling, logprobs)
         return results
 
     def _generate_batch(
-        self, requests: list[GenerationRequest], batch: list[int], results: list[list[Completion]]
+        self,
+        requests: list[GenerationRequest],
+        batch: list[int],
+        results: list[list[Completion]],
+        sampling: Sampling,
+        logprobs: int,
     ) -> None:
-        prompts = [self._prompt_text(requests[i].messages) for i in batch]
+        prompts = [self._prompt_text(requests[i].messages) for i in batch if requests[i].seeds]
+        batch = [i for i in batch if requests[i].seeds]
+        if not batch:
+            return
         row_prompt = [k for k, i in enumerate(batch) for _ in requests[i].seeds]
         seeds = [seed for i in batch for seed in requests[i].seeds]
-        for k, completion in zip(row_prompt, self._decode(prompts, row_prompt, seeds), strict=True):
+        decoded = self._decode(prompts, row_prompt, seeds, sampling, logprobs)
+        for k, completion in zip(row_prompt, decoded, strict=True):
             results[batch[k]].append(completion)
 
     def _text(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
+    def _alternatives(self, logits: torch.Tensor, k: int) -> list[tuple[tuple[str, float], ...]]:
+        """Per row, the top-k (token text, logprob) of the model's own distribution (before
+        temperature and top-p, as vLLM and OpenAI servers report them)."""
+        values, ids = torch.topk(
+            torch.log_softmax(logits.float(), dim=-1), k=min(k, logits.shape[-1]), dim=-1
+        )
+        return [
+            tuple(
+                (str(self.tokenizer.decode([t])), float(v)) for t, v in zip(row_ids, row_values, strict=True)
+            )
+            for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True)
+        ]
+
     @torch.inference_mode()
-    def _decode(self, prompts: list[str], row_prompt: list[int], seeds: list[int]) -> list[Completion]:
+    def _decode(
+        self, prompts: list[str], row_prompt: list[int], seeds: list[int], sampling: Sampling, logprobs: int
+    ) -> list[Completion]:
         """Sampling loop over a KV cache shared by each prompt's samples, dropping finished rows.
 
         Each distinct prompt is prefilled once and its cache copied to its samples (ten samples of a
         problem cost one prefill, not ten). transformers' ``generate`` keeps finished rows in the
         batch until the longest row ends; dropping them as they finish is most of the rest of our speed.
         """
-        cfg = self.config
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        prompt_tokens = enc["attention_mask"].sum(-1).tolist()
         cache = DynamicCache()
         prefill = self.model(
             input_ids=enc["input_ids"],
             attention_mask=enc["attention_mask"],
             position_ids=(enc["attention_mask"].cumsum(-1) - 1).clamp(min=0),
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )
@@ -180,9 +233,13 @@ class TransformersGenerator:
         generators = [torch.Generator().manual_seed(s) for s in seeds]
         active = list(range(len(seeds)))
         tokens: list[list[int]] = [[] for _ in seeds]
+        alternatives: list[list[tuple[tuple[str, float], ...]]] = [[] for _ in seeds]
         finish = ["length"] * len(seeds)
-        for _ in range(cfg.max_new_tokens):
-            picked = _sample(logits, [generators[r] for r in active], cfg.temperature, cfg.top_p)
+        for _ in range(sampling.max_new_tokens):
+            picked = _sample(logits, [generators[r] for r in active], sampling)
+            if logprobs:
+                for row, alts in zip(active, self._alternatives(logits, logprobs), strict=True):
+                    alternatives[row].append(alts)
             keep = []
             for j, (row, token) in enumerate(zip(active, picked.tolist(), strict=True)):
                 tokens[row].append(token)
@@ -190,7 +247,7 @@ class TransformersGenerator:
                     finish[row] = "stop"
                 else:
                     keep.append(j)
-            if not keep:
+            if not keep or len(tokens[active[0]]) >= sampling.max_new_tokens:
                 break
             if len(keep) < len(active):
                 index = torch.tensor(keep)
@@ -203,12 +260,18 @@ class TransformersGenerator:
                 input_ids=picked[:, None],
                 attention_mask=attention,
                 position_ids=positions,
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
                 logits_to_keep=1,
             )
             logits = out.logits[:, -1, :]
         return [
-            Completion(text=self._text(t), tokens=len(t), finish_reason=f)
-            for t, f in zip(tokens, finish, strict=True)
+            Completion(
+                text=self._text(t),
+                tokens=len(t),
+                finish_reason=f,
+                prompt_tokens=int(prompt_tokens[row_prompt[r]]),
+                top_logprobs=tuple(alternatives[r]) if logprobs else None,
+            )
+            for r, (t, f) in enumerate(zip(tokens, finish, strict=True))
         ]
