@@ -10,9 +10,10 @@ import pytest
 from sandboxes.protocol import JobResult, parse_result_channel
 from sandboxes.runner.harness import decode, encode, to_plain
 from verifier.code.extract import CodeExtraction, extract_code
-from verifier.code.judge import json_equal, judge, normalise_output
+from verifier.code.judge import json_equal, judge
 from verifier.code.program import assemble, defines
 from verifier.code.selfcheck import return_none_mutant
+from verifier.code.stdio_compare import normalise_output
 from verifier.code.verdict import CodeStatus
 from verifier.schema import AssertTests, CallCase, CallTests, CodeProblem
 

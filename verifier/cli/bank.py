@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from verifier.banks.importers import import_file
+from verifier.banks.importers import ImportOptions, import_file
 from verifier.banks.loader import load_bank
 from verifier.banks.selfcheck import selfcheck
 from verifier.cli.console import EXIT_FAILED, console, err_console, fail_input
@@ -20,6 +20,16 @@ class Format(str, Enum):
     gsm8k = "gsm8k"
     math = "math"
     humaneval = "humaneval"
+    mbpp = "mbpp"
+    apps = "apps"
+    codecontests = "codecontests"
+
+
+class Compare(str, Enum):
+    exact = "exact"
+    tokens = "tokens"
+    float = "float"
+    case_insensitive = "case-insensitive"
 
 
 @bank_app.command("check")
@@ -73,10 +83,25 @@ def import_(
     fmt: Format = typer.Argument(..., help="the public format of SRC"),
     src: Path = typer.Argument(..., help="source file (.jsonl or .jsonl.gz)"),
     out: Path = typer.Option(..., "-o", "--out", help="bank file to write"),
+    challenge: bool = typer.Option(
+        False, "--challenge", help="mbpp: count the challenge tests in every run (default: self-check only)"
+    ),
+    compare: Compare = typer.Option(
+        Compare.tokens,
+        "--compare",
+        help="apps, codecontests: how stdout is compared with the expected output",
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="leave out records that cannot be converted (listed) instead of failing"
+    ),
 ) -> None:
-    """Convert a public dataset (GSM8K, MATH-500, HumanEval) into a bank."""
+    """Convert a public dataset (GSM8K, MATH-500, HumanEval, MBPP, APPS, CodeContests) into a bank."""
+    options = ImportOptions(challenge=challenge, compare=compare.value, skip_invalid=skip_invalid)
     try:
-        n = import_file(fmt.value, src, out)
+        report = import_file(fmt.value, src, out, options)
     except InputError as e:
         fail_input(e.messages)
-    console.print(f"wrote {n} problems to {out}")
+    for message in report.skipped:
+        err_console.print(f"skipped: {message}", markup=False, highlight=False)
+    skipped = f" ({len(report.skipped)} records skipped)" if report.skipped else ""
+    console.print(f"wrote {report.written} problems to {out}{skipped}")

@@ -17,8 +17,9 @@ import signal
 from typing import Any
 
 from sandboxes.protocol import JobResult
+from verifier.code.stdio_compare import comparison_for, mismatch_any
 from verifier.code.verdict import CodeStatus, CodeVerdict, TestResult
-from verifier.schema import AssertTests, CallTests, CodeTests
+from verifier.schema import AssertTests, CallTests, CodeTests, IOCase, IOTests
 
 EXCERPT = 2000
 
@@ -40,16 +41,6 @@ def json_equal(expected: Any, actual: Any) -> bool:
     if isinstance(expected, dict):
         return expected.keys() == actual.keys() and all(json_equal(v, actual[k]) for k, v in expected.items())
     return bool(expected == actual)
-
-
-def normalise_output(text: str) -> list[str]:
-    """Lines without trailing whitespace, without leading/trailing blank lines, CRLF as LF."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    while lines and not lines[0]:
-        lines.pop(0)
-    return lines
 
 
 def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
@@ -103,9 +94,12 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
             )
         return verdict(*_assert(result.records))
     if isinstance(tests, CallTests):
-        cases = tuple(_call_case(i, c.expected, _case_record(result, i)) for i, c in enumerate(tests.cases))
+        cases = tuple(
+            _first_pass([_call_case(i, e, _case_record(result, i)) for e in (c.expected, *c.alternatives)])
+            for i, c in enumerate(tests.cases)
+        )
     else:
-        cases = tuple(_stdio_case(i, c.stdout, _case_record(result, i)) for i, c in enumerate(tests.cases))
+        cases = tuple(_stdio_case(i, c, tests, _case_record(result, i)) for i, c in enumerate(tests.cases))
     return verdict(*_cases_status(cases, result), cases)
 
 
@@ -168,7 +162,12 @@ def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> Test
     )
 
 
-def _stdio_case(index: int, expected: str, record: dict[str, Any] | None) -> TestResult:
+def _first_pass(results: list[TestResult]) -> TestResult:
+    """A case with several accepted values: the first that passed, else the primary's failure."""
+    return next((r for r in results if r.passed), results[0])
+
+
+def _stdio_case(index: int, case: IOCase, tests: IOTests, record: dict[str, Any] | None) -> TestResult:
     if record is None:
         return TestResult(index, False, "no result")
     seconds = record.get("seconds")
@@ -177,10 +176,30 @@ def _stdio_case(index: int, expected: str, record: dict[str, Any] | None) -> Tes
     if record.get("exit_code"):
         tail = str(record.get("stderr", "")).strip().splitlines()[-1:] or [""]
         return TestResult(index, False, f"raised exit code {record['exit_code']}: {tail[0][:200]}", seconds)
-    if normalise_output(expected) == normalise_output(str(record.get("stdout", ""))):
+    if tests.checker is not None:
+        return _checked_case(index, record.get("checker"), seconds)
+    output = str(record.get("stdout", ""))
+    where = mismatch_any([case.stdout, *case.alternatives], output, comparison_for(tests))
+    if where is None:
         return TestResult(index, True, "", seconds)
+    return TestResult(index, False, f"expected {_short(case.stdout)}, got {_short(output)}: {where}", seconds)
+
+
+CHECKER_FAILED = "checker failed"
+
+
+def _checked_case(index: int, report: Any, seconds: Any) -> TestResult:
+    """The trusted checker's verdict on one case: exit 0 accepted, 1 wrong answer, else the checker
+    itself failed (the problem's fault, not the candidate's: undecided, like broken tests)."""
+    if not isinstance(report, dict) or type(report.get("exit")) is not int:
+        return TestResult(index, False, f"{CHECKER_FAILED}: no checker result for this case", seconds)
+    message = str(report.get("message", ""))[:200]
+    if report["exit"] == 0:
+        return TestResult(index, True, message, seconds)
+    if report["exit"] == 1:
+        return TestResult(index, False, f"wrong answer (checker): {message}".rstrip(": "), seconds)
     return TestResult(
-        index, False, f"expected {_short(expected)}, got {_short(record.get('stdout'))}", seconds
+        index, False, f"{CHECKER_FAILED}: exit {report['exit']}: {message}".rstrip(": "), seconds
     )
 
 
@@ -190,6 +209,13 @@ def _cases_status(cases: tuple[TestResult, ...], result: JobResult) -> tuple[Cod
         return CodeStatus.PASS, f"{len(cases)}/{len(cases)} cases passed", "cases"
     first = failed[0]
     summary = f"{len(cases) - len(failed)}/{len(cases)} cases passed; case {first.index}: {first.reason}"
+    broken = next((c for c in failed if c.reason.startswith(CHECKER_FAILED)), None)
+    if broken is not None:
+        return (
+            CodeStatus.SANDBOX_ERROR,
+            f"case {broken.index}: the problem's {broken.reason}",
+            "checker_error",
+        )
     if any(c.reason.startswith("raised") for c in failed):
         return CodeStatus.RUNTIME_ERROR, summary, "cases"
     return CodeStatus.WRONG, summary, "cases"

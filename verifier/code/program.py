@@ -56,23 +56,62 @@ def assemble(problem: CodeProblem, code: str) -> str:
     return code
 
 
+def with_challenge(problem: CodeProblem) -> CodeProblem:
+    """The problem with its challenge tests (MBPP's ``challenge_test_list``) selected: its ``check``
+    runs the main tests' ``check`` and then the challenge module's. Unchanged without a challenge."""
+    tests = problem.tests
+    if not isinstance(tests, AssertTests) or tests.challenge is None:
+        return problem
+    # Trusted bank code run in one namespace, top to bottom: each module's check is saved under its
+    # own name before the next one rebinds ``check``.
+    code = (
+        f"{tests.code.rstrip()}\n\n__main_check = check\n\n{tests.challenge.rstrip()}\n\n"
+        "__challenge_check = check\n\n\ndef check(candidate):\n"
+        "    __main_check(candidate)\n    __challenge_check(candidate)\n"
+    )
+    merged = tests.model_copy(update={"code": code, "challenge": None})
+    return problem.model_copy(update={"tests": merged})
+
+
+METHOD_SHIM = "__verifier_entry"
+
+
+def method_entry(program: str, entry_point: str) -> tuple[str, str]:
+    """A ``Class.method`` entry point (LeetCode's ``class Solution``, as APPS imports it): the program
+    gets a trusted function after it that calls the method on a fresh instance, and LeetCode's
+    implicit ``from typing import *`` before it (its signatures use ``List[int]`` unimported)."""
+    owner, _, method = entry_point.rpartition(".")
+    if not owner:
+        return program, entry_point
+    shim = f"\n\n\ndef {METHOD_SHIM}(*args, **kwargs):\n    return {owner}().{method}(*args, **kwargs)\n"
+    return "from typing import *  # noqa: F403\n" + program + shim, METHOD_SHIM
+
+
 def job_for(problem: CodeProblem, code: str, output_limit: int = OUTPUT_LIMIT) -> Job:
     program = assemble(problem, code)
     tests = problem.tests
+    checker: str | None = None
     mode: Literal["assert", "call", "stdio"]
     cases: list[dict[str, JsonValue]] = []
     entry_point = ""
     test_code = ""
     prelude = ""
     if isinstance(tests, AssertTests):
-        mode, test_code, entry_point = "assert", tests.code, tests.entry_point
+        mode, entry_point = "assert", tests.entry_point
+        # MBPP's test_setup_code: trusted, in the tests' namespace, before the tests are defined.
+        test_code = f"{tests.setup_code.rstrip()}\n\n{tests.code}" if tests.setup_code.strip() else tests.code
         prelude = problem.prompt if parses(problem.prompt) else ""
     elif isinstance(tests, CallTests):
-        mode, entry_point = "call", tests.entry_point
+        mode = "call"
+        program, entry_point = method_entry(program, tests.entry_point)
         cases = [{"args": c.args, "kwargs": c.kwargs} for c in tests.cases]  # expected values stay here
     elif isinstance(tests, IOTests):
-        mode = "stdio"
-        cases = [{"stdin": c.stdin} for c in tests.cases]
+        mode, checker = "stdio", tests.checker
+        # Expected outputs stay on the host unless a trusted checker needs them in the sandbox.
+        cases = [
+            {"stdin": c.stdin} if checker is None else {"stdin": c.stdin, "expected": c.stdout}
+            for c in tests.cases
+        ]
     else:
         raise TypeError(f"unknown test style: {type(tests).__name__}")
     return Job(
@@ -85,4 +124,6 @@ def job_for(problem: CodeProblem, code: str, output_limit: int = OUTPUT_LIMIT) -
         timeout_s=problem.limits.timeout_s,
         memory_mb=problem.limits.memory_mb,
         output_limit=output_limit,
+        case_timeout_s=problem.limits.case_timeout_s,
+        checker=checker,
     )

@@ -1,4 +1,10 @@
-"""Bank self-check for code problems: the reference solution must pass, a ``return None`` mutant must fail."""
+"""Bank self-check for code problems: the reference solution must pass, a mutant of it must fail.
+
+The reference runs with the challenge tests selected (MBPP's ``challenge_test_list``), so they are
+checked too. The mutant: for function styles, the entry point's body replaced by ``return None``
+(a ``Class.method`` entry point: that method's); for stdio, a program that prints nothing, so
+tests whose expected outputs are all empty, or a checker that accepts anything, are caught.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,44 @@ from collections.abc import Sequence
 
 from sandboxes.pool import Sandbox
 from verifier.code.check import check_code_many
-from verifier.schema import CodeProblem
+from verifier.code.program import with_challenge
+from verifier.schema import CodeProblem, IOTests
+
+SILENT_PROGRAM = "pass\n"
 
 
 def return_none_mutant(program: str, entry_point: str | None) -> str | None:
     """The program with the body of ``entry_point`` (or, without one, of every top-level function)
-    replaced by ``return None``; None when there is nothing to mutate."""
+    replaced by ``return None``; None when there is nothing to mutate. ``Class.method``: the body
+    of that method of that top-level class."""
     try:
         tree = ast.parse(program)
     except SyntaxError:
         return None
+    owner, _, name = (entry_point or "").rpartition(".")
+    body: list[ast.stmt] = tree.body
+    if owner:
+        classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == owner]
+        if not classes:
+            return None
+        body = classes[-1].body
     changed = False
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and entry_point in (None, node.name):
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and entry_point in (
+            None,
+            node.name,
+            f"{owner}.{node.name}",
+        ):
             node.body = [ast.Return(value=ast.Constant(value=None))]
             changed = True
     return ast.unparse(ast.fix_missing_locations(tree)) if changed else None
+
+
+def mutant_for(problem: CodeProblem, reference: str) -> str | None:
+    """The program that must fail the problem's tests (see the module docstring)."""
+    if isinstance(problem.tests, IOTests):
+        return SILENT_PROGRAM
+    return return_none_mutant(reference, getattr(problem.tests, "entry_point", None))
 
 
 def selfcheck_code_problems(
@@ -36,10 +64,9 @@ def selfcheck_code_problems(
         if p.reference_solution is None:
             messages[i].append(f"{p.id}: no reference_solution to check")
             continue
-        items.append((p, p.reference_solution))
+        items.append((with_challenge(p), p.reference_solution))
         owners.append((i, "reference"))
-        entry = getattr(p.tests, "entry_point", None)
-        mutant = return_none_mutant(p.reference_solution, entry)
+        mutant = mutant_for(p, p.reference_solution)
         if mutant is None:
             messages[i].append(f"{p.id}: cannot make a return-None mutant of the reference solution")
             continue
@@ -53,7 +80,12 @@ def selfcheck_code_problems(
         elif what == "reference" and not v.correct:
             messages[i].append(f"{pid}: reference solution does not pass: {v.status.value}: {v.reason}")
         elif what == "mutant" and v.correct:
-            messages[i].append(f"{pid}: a return-None mutant of the reference passes: the tests are too weak")
+            kind = (
+                "a program that prints nothing"
+                if isinstance(problems[i].tests, IOTests)
+                else "a return-None mutant of the reference"
+            )
+            messages[i].append(f"{pid}: {kind} passes: the tests are too weak")
     return messages
 
 
