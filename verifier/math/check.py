@@ -16,6 +16,7 @@ from verifier.math.extract import Extraction, extract_answer
 from verifier.math.guards import guard, size_guard
 from verifier.math.normalize import normalize
 from verifier.math.pool import MathPool, default_pool
+from verifier.math.structures import expand_pm, parse_structure
 from verifier.math.verdict import MathStatus, MathVerdict
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -55,12 +56,46 @@ def _verdict(ext: Extraction, decisions: list[Decision]) -> MathVerdict:
     )
 
 
+def _gold_values(gold: str) -> int:
+    """How many values a gold answer lists: a set or list of n items, 2 for ``a \\pm b``, else 1."""
+    g = normalize(gold)
+    if expand_pm(g) is not None:
+        return 2
+    s = parse_structure(g)
+    return len(s.items) if s is not None and s.kind in {"set", "list"} else 1
+
+
+def _boxes_as_one(gold: str, ext: Extraction) -> str | None:
+    """``The solutions are \\boxed{3} and \\boxed{-1}`` for gold ``3, -1``: one answer in several
+    boxes. Only when the gold lists exactly as many values as there are boxes, and each box holds one
+    value (a number, a point), not a list of its own; the joined answer must then match as a whole."""
+    if ext.anchor != "boxed" or len(ext.answers) < 2 or _gold_values(gold) != len(ext.answers):
+        return None
+    for box in ext.answers:
+        s = parse_structure(normalize(box))
+        if s is not None and s.kind not in {"tuple", "interval", "matrix"}:
+            return None
+    return ", ".join(ext.answers)
+
+
 def _check_output(
     gold: str, ext: Extraction, decided: dict[str, Decision], timeout_s: float, pool: MathPool | None
 ) -> MathVerdict:
     """All of one output's answers share one time budget, so a verdict never takes much longer
     than ``timeout_s`` however many answers the output states."""
     deadline = time.monotonic() + timeout_s
+    joined = _boxes_as_one(gold, ext)
+    if joined is not None:
+        decision = decided.get(joined)
+        if decision is None:
+            decision = decided[joined] = _decide(gold, joined, timeout_s, pool)
+        if decision.status is MathStatus.CORRECT:
+            return MathVerdict(
+                MathStatus.CORRECT,
+                joined,
+                f"boxes-as-list/{decision.rule}",
+                f"the {len(ext.answers)} boxes together match the gold: {decision.reason}",
+            )
     decisions: list[Decision] = []
     for answer in (ext.answers[-1], *ext.answers[:-1]):
         decision = decided.get(answer)

@@ -16,7 +16,14 @@ from fractions import Fraction
 
 from verifier.math.normalize import compact, normalize
 from verifier.math.numbers import Number, NumberTooLarge, parse_number, terminates
-from verifier.math.structures import Structure, expand_pm, parse_structure, split_top_level, strip_assignment
+from verifier.math.structures import (
+    Structure,
+    chained_interval,
+    expand_pm,
+    parse_structure,
+    split_top_level,
+    strip_assignment,
+)
 from verifier.math.verdict import MathStatus
 
 # A decimal stands for an exact non-terminating value only if it shows at least this many
@@ -181,10 +188,20 @@ def _ordered(gs: Structure, ps: Structure, symbolic: Symbolic | None) -> bool | 
     return None if None in verdicts else True
 
 
-def _unordered(gs: Structure, ps: Structure, symbolic: Symbolic | None) -> bool | None:
-    unmatched = list(ps.items)
+def _distinct_items(items: tuple[str, ...]) -> tuple[str, ...]:
+    """A set or list of solutions says which values occur, not how often: ``1, 1, 2`` is ``1, 2``
+    (roots listed with their multiplicity). Duplicates by text; equal values in different spellings
+    within one answer stay (rare, and they can only make a correct answer wrong)."""
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(compact(normalize(item)), item)
+    return tuple(seen.values())
+
+
+def _unordered(g_items: tuple[str, ...], p_items: tuple[str, ...], symbolic: Symbolic | None) -> bool | None:
+    unmatched = list(p_items)
     undecided = False
-    for a in gs.items:
+    for a in g_items:
         for b in unmatched:
             eq = _items_equal(a, b, symbolic)
             if eq:
@@ -214,9 +231,10 @@ def structure(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
         return None
     rule = gs.kind
     if gs.kind in _UNORDERED and ps.kind in _UNORDERED and (gs.kind == "union") == (ps.kind == "union"):
-        if len(gs.items) != len(ps.items):
-            return _no(rule, f"{len(ps.items)} elements, the gold has {len(gs.items)}")
-        eq = _unordered(gs, ps, symbolic)
+        g_items, p_items = _distinct_items(gs.items), _distinct_items(ps.items)
+        if len(g_items) != len(p_items):
+            return _no(rule, f"{len(p_items)} distinct elements, the gold has {len(g_items)}")
+        eq = _unordered(g_items, p_items, symbolic)
     elif gs.kind == ps.kind and gs.brackets == ps.brackets and gs.shape == ps.shape:
         if len(gs.items) != len(ps.items):
             return _no(rule, f"{len(ps.items)} elements, the gold has {len(gs.items)}")
@@ -235,6 +253,36 @@ def structure(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     if eq:
         return _yes(rule, f"same {rule}, element by element")
     return _no(rule, f"the {rule} differs from the gold {rule}")
+
+
+def _interval_of(text: str, chained: Structure | None) -> Structure | None:
+    """The interval a side states: a chained inequality, or two bracketed endpoints (``(1, 2)`` is an
+    open interval when the other side is an inequality; alone it is a point)."""
+    if chained is not None:
+        return chained
+    s = parse_structure(text)
+    if s is not None and s.kind in {"interval", "tuple"} and len(s.items) == 2 and len(s.brackets) == 2:
+        return Structure("interval", s.items, brackets=s.brackets)
+    return None
+
+
+def chained_inequality(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """``-3 \\leq x \\leq 4`` is the interval ``[-3, 4]``, ``1 < x < 2`` is ``(1, 2)``: endpoints in order,
+    brackets from the strictness of each side."""
+    gc, pc = chained_interval(g), chained_interval(p)
+    if gc is None and pc is None:
+        return None
+    gs, ps = _interval_of(g, gc), _interval_of(p, pc)
+    if gs is None or ps is None:
+        return None  # an inequality against something else: the symbolic stage decides
+    if gs.brackets != ps.brackets:
+        return _no("interval", f"the interval {ps.brackets} is not {gs.brackets} (open/closed ends)")
+    eq = _ordered(gs, ps, symbolic)
+    if eq is None:
+        return None
+    if eq:
+        return _yes("interval", "the same interval, endpoints and ends")
+    return _no("interval", "the endpoints differ from the gold interval's")
 
 
 def _describe(s: Structure) -> str:
@@ -268,6 +316,7 @@ CHEAP_STAGES: tuple[Stage, ...] = (
     exact_number,
     assignment,
     plus_minus,
+    chained_inequality,
     structure,
 )
 

@@ -35,6 +35,22 @@ _FINAL = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?[ \t]*", re.IGNORECASE)
 _ANSWER_IS = re.compile(r"\banswer\s+is\s*:?[ \t]*", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"(?m)^[ \t]*(?:\*\*)?(?:A|Answer)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?=\S)")
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+# Minerva's few-shot format: "Final Answer: The final answer is $8$. I hope it is correct." One
+# anchor, not two: the outer "Final Answer:" is skipped when the inner phrase follows it at once.
+_INNER_FINAL = re.compile(r"[ \t]*(?:\*\*)?[ \t]*the\s+final\s+answer\s*(?:is|:|=)", re.IGNORECASE)
+# "The smallest $k$ is 12": prose that names what the answer is about, a verb, then the answer.
+_VERB = re.compile(r"\s(?:is|are|equals|was|would\s+be|will\s+be|becomes)\s+|\s=\s*", re.IGNORECASE)
+_SPAN = re.compile(r"\$\$.*?\$\$|(?<!\\)\$.*?(?<!\\)\$|\\\(.*?\\\)|\\\[.*?\\\]")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_CLAUSE = re.compile(r"[,;]|\s(?:but|and|or|while|whereas)\s", re.IGNORECASE)
+_PROSE_WORD = re.compile(r"[A-Za-z]{2,}")
+# Words that may follow a value without making it prose: list joiners and the units the normaliser
+# strips after a number ("the distance is 5 km").
+_NOT_PROSE = re.compile(
+    r"(?:and|or|units?|square|sq|cubic|cm|mm|km|m|ft|feet|foot|in|inches|inch|yards?|miles?|meters?|"
+    r"dollars?|cents?|degrees?|percent|pct|hours?|minutes?|seconds?|days?|kg|g|grams?|pounds?|lbs?)",
+    re.IGNORECASE,
+)
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _EMPTY_BOX = re.compile(r"^(?:\\phantom\{[^{}]*\}|\s)*$")
 
@@ -88,18 +104,38 @@ def boxed_contents(text: str) -> list[str]:
 
 
 def _after_anchor(text: str, start: int) -> str:
-    """The answer that follows an anchor phrase: a math span, else the rest of the sentence."""
+    """The answer that follows an anchor phrase: a math span, else the rest of the sentence; in a
+    sentence of prose ("The smallest $k$ is 12"), what follows its last verb."""
     rest = text[start : start + 2000]
     for left, right in _MATH_DELIMS:
         if rest.startswith(left):
             end = rest.find(right, len(left))
             while end > 0 and right == "$" and rest[end - 1] == "\\":  # "\$36" is a dollar sign
                 end = rest.find(right, end + 1)
-            if end > 0:
+            if end > 0 and not _VERB.match(rest, end + len(right)):  # "$k$ is 12": $k$ is a name
                 return rest[len(left) : end]
     line = rest.split("\n", 1)[0]
     sentence = re.split(r"\.(?:\s|$)", line, maxsplit=1)[0]
-    return sentence.strip().rstrip(".").strip()
+    return _value_of(sentence.strip().rstrip(".").strip())
+
+
+def _is_prose(text: str) -> bool:
+    words = _PROSE_WORD.findall(_COMMAND.sub(" ", _SPAN.sub(" ", text)))
+    return any(not _NOT_PROSE.fullmatch(w) for w in words)
+
+
+def _value_of(sentence: str) -> str:
+    """``The smallest $k$ is 12`` -> ``12``; a sentence whose last verb is followed by more prose
+    (``12 is not the answer``, ``the answer is not 12``) is returned whole, and compares as wrong."""
+    if not _is_prose(sentence):
+        return sentence
+    verbs = list(_VERB.finditer(sentence))
+    if not verbs:
+        return sentence
+    head, tail = sentence[: verbs[-1].start()], sentence[verbs[-1].end() :].strip()
+    if not tail or _is_prose(tail) or _CLAUSE.search(_SPAN.sub(" ", head)):
+        return sentence  # "12 is not it", or two clauses ("x is 3, and y is 4"): not one value
+    return tail
 
 
 def _distinct(items: list[str]) -> tuple[str, ...]:
@@ -125,19 +161,30 @@ def extract_answer(text: str, *, require_anchor: bool = True) -> Extraction:
     """The anchored final answer(s) of a model output; see the module docstring for the rules."""
     if len(text) > MAX_SCAN_CHARS:
         text = text[-MAX_SCAN_CHARS:]
-    gsm = _gsm_answer(text)
+    # Plain substring tests first: they cost a fraction of a regex scan, and most outputs have only
+    # one kind of anchor (GSM outputs end with "#### N" or "A: N").
+    gsm = _gsm_answer(text) if "####" in text else None
     if gsm:
         return Extraction((gsm,), "gsm", "found '#### ...' (text after it ignored)")
-    boxed = _distinct(boxed_contents(text))
+    boxed = _distinct(boxed_contents(text)) if "box" in text else ()
     if boxed:
         return Extraction(boxed, "boxed", "found \\boxed{...}")
-    for anchor, pattern, what in (
-        ("final-answer", _FINAL, "'the final answer is ...'"),
-        ("answer-is", _ANSWER_IS, "'the answer is ...'"),
-        ("answer-is", _ANSWER_LINE, "an 'Answer: ...' / 'A: ...' line"),
+    low = text.lower()
+    for anchor, pattern, what, needle in (
+        ("final-answer", _FINAL, "'the final answer is ...'", "final"),
+        ("answer-is", _ANSWER_IS, "'the answer is ...'", "answer"),
+        ("answer-is", _ANSWER_LINE, "an 'Answer: ...' / 'A: ...' line", ":"),
     ):
+        if needle not in low:
+            continue
         last_matches = deque(pattern.finditer(text), maxlen=4 * MAX_ANSWERS)
-        said = _distinct([_after_anchor(text, m.end()) for m in last_matches])
+        said = _distinct(
+            [
+                _after_anchor(text, m.end())
+                for m in last_matches
+                if pattern is not _FINAL or not _INNER_FINAL.match(text, m.end())
+            ]
+        )
         if said:
             return Extraction(said, anchor, f"found {what}")
     if not require_anchor:

@@ -11,11 +11,17 @@ import re
 from functools import lru_cache
 
 _WRAPPERS = re.compile(
-    r"\\(?:boxed|fbox|displaystyle|mathrm|mathbf|textbf|textit|mbox|text|operatorname)\s*\{"
+    r"\\(?:boxed|fbox|displaystyle|mathrm|mathbf|mathit|mathsf|mathnormal|textbf|textit|textrm|textsf|"
+    r"texttt|textnormal|textup|mbox|hbox|text|operatorname)\s*\{"
 )
+# Old-style font switches inside a group, as in "5 {\rm km}": the switch goes, the group stays.
+_FONT_SWITCH = re.compile(r"\{\s*\\(?:rm|it|bf|sf|tt|textstyle)\b\s*")
 _DROP = re.compile(r"\\left(?=[^a-zA-Z])|\\right(?=[^a-zA-Z])|(?<!\\)\\[;:> ]|\\q?quad\b|\\displaystyle\b|~")
 _THIN = re.compile(r"(?<!\\)\\[!,]")  # thin spaces, as in 1\,000 and 32,\!348: removed outright
-_AND = re.compile(r"\s*,?\s+and\s+")  # "19, 46, and 82" and "5 and 6" are lists
+# "12,\! 345": a thousands comma with a negative thin space, then a space the writer added. Only
+# before exactly three digits, so "12,\! 34" stays a list.
+_THOUSANDS_THIN = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))")
+_AND = re.compile(r"\s*,?\s+(?:and|or)\s+")  # "19, 46, and 82", "5 and 6" and "3 or -1" are lists
 _UNICODE = (
     ("−", "-"),
     ("π", "\\pi "),
@@ -33,13 +39,16 @@ _UNITS = (
     "cm|mm|km|m|meters|meter|metres|metre|inches|inch|in|feet|foot|ft|yards|yard|yd|miles|mile|mph|"
     "kg|g|grams|gram|mg|pounds|pound|lbs|lb|ounces|ounce|oz|liters|liter|litres|litre|l|ml|gallons|gallon|"
     "hours|hour|hrs|hr|h|minutes|minute|mins|min|seconds|second|secs|sec|s|days|day|weeks|week|"
-    "months|month|years|year|people|persons|students|times|percent|points|pages"
+    "months|month|years|year|people|persons|students|times|percent|per cent|pct|points|pages|"
+    "km/h|kmph|km/hr|m/s|ft/s|sq ft|sq m|sq cm|sq in|square feet|square meters|square inches|"
+    "square centimeters|square miles|cubic feet|cubic meters|cubic inches|cubic centimeters|"
+    "centimeters|centimetres|millimeters|millimetres|kilometers|kilometres|kilograms|milliliters"
 )
 _NUMBER_TAIL = r"(?P<num>.*?\d\}?)"
 # A number followed by a unit (optionally squared/cubed), degrees or percent, and nothing else.
 _UNIT_TAIL = re.compile(
     _NUMBER_TAIL
-    + r"\s*(?:(?:\s|^)(?:\\text\{\s*)?(?:"
+    + r"\s*(?:(?:\s|^)(?:\\text\{\s*|\{\s*)?(?:"
     + _UNITS
     + r")\.?\s*\}?(?:\^\{?[23]\}?)?|\^\s*\{?\\circ\}?|\\circ|°|\\%|%|\\text\{\s*\\?%\s*\})\s*$",
     re.IGNORECASE,
@@ -77,7 +86,9 @@ def normalize(text: str) -> str:
     s = strip_delimiters(text)
     s = s.replace("\\$", "").replace("$", "")
     s = _PHANTOM.sub("", s)
+    s = _FONT_SWITCH.sub("{", s)
     s = _unwrap(s, _WRAPPERS)
+    s = _THOUSANDS_THIN.sub(",", s)
     s = _THIN.sub("", s)
     s = _DROP.sub(" ", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", ",")

@@ -8,7 +8,26 @@ from dataclasses import dataclass
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _MATRIX = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
-_SIMPLE_LHS = re.compile(r"[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+|[a-zA-Z]\([a-zA-Z]\)")
+# What may stand on the left of ``=`` in an answer and be dropped: a name, not an expression. A name
+# is a letter (with a subscript) or a command (``\\alpha``); also a tuple of names ``(a, b)``, a
+# length or modulus of names ``|PQ|``, ``\\overline{AB}``, an angle ``\\angle ABC``, a function
+# at a name or a number ``f(2)``, ``f^{-1}(3)``, and a sum of names ``m+n`` ("find m+n"). Anything
+# with a digit outside a subscript or an argument is an equation to solve (``2x = 10``, ``x-5 = 0``)
+# and is never dropped.
+_NAME = r"(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:\{[a-zA-Z]+\})?)"
+_ARGUMENT = r"(?:-?\d+(?:\.\d+)?|\\frac\{-?\d+\}\{\d+\}|-?\d+/\d+|" + _NAME + r")"
+_SIMPLE_LHS = re.compile(
+    "|".join(
+        (
+            _NAME,
+            r"[a-zA-Z](?:\^\{?-1\}?)?\(\s*" + _ARGUMENT + r"(?:\s*,\s*" + _ARGUMENT + r")*\s*\)",
+            r"\(\s*" + _NAME + r"(?:\s*,\s*" + _NAME + r")+\s*\)",
+            r"\|\s*(?:" + _NAME + r"\s*)+\|",
+            r"\\overline\{[A-Z]+\}|(?:m\s*)?\\angle\s*[A-Z]{1,3}|[A-Z]{2}",
+            _NAME + r"(?:\s*[+]\s*" + _NAME + r")+",
+        )
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -69,18 +88,61 @@ def parse_structure(text: str) -> Structure | None:
         return Structure("union", tuple(union))
     if s.startswith("\\{") and s.endswith("\\}") and _balanced_inside(s[1:-1]):
         inner = s[2:-2].strip()
-        return Structure("set", tuple(split_top_level(inner, ",")) if inner else ())
+        return Structure("set", tuple(_items(inner)) if inner else ())
+    if s.startswith("{") and s.endswith("}") and _balanced_inside(s) and len(_items(s[1:-1])) > 1:
+        # "{-5, 5}": braces a writer meant as a set (LaTeX would print no braces: a list either way)
+        return Structure("set", tuple(_items(s[1:-1])))
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _balanced_inside(s):
-        items = tuple(split_top_level(s[1:-1], ","))
+        items = tuple(_items(s[1:-1]))
         if len(items) == 1:
             return None  # "(5)" is just 5 in brackets
         if len(items) == 2 and (s[0] + s[-1] != "()" or "\\infty" in s):
             return Structure("interval", items, brackets=s[0] + s[-1])
         # Three or more items cannot be an interval: (a, b, c) and [a, b, c] are the same triple.
         return Structure("tuple", items, brackets="()" if len(items) > 2 else s[0] + s[-1])
-    items = tuple(split_top_level(s, ","))
+    items = tuple(_items(s))
     if len(items) > 1 and all(items):
         return Structure("list", items)
+    return None
+
+
+def _items(text: str) -> list[str]:
+    """Items separated by commas, or by semicolons when there is no comma at the top level
+    (``(1, 2); (3, 4)``, ``(1; 4)``)."""
+    parts = split_top_level(text, ",")
+    if len(parts) == 1 and ";" in text:
+        return split_top_level(text, ";")
+    return parts
+
+
+_LESS = r"(?:<|\\lt\b|\\leq?(?:slant)?\b|≤)"
+_GREATER = r"(?:>|\\gt\b|\\geq?(?:slant)?\b|≥)"
+_VARIABLE = r"[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+"
+_CHAIN = {
+    op: re.compile(
+        rf"(?P<low>[^<>=]+?)\s*(?P<op1>{op})\s*(?:{_VARIABLE})\s*(?P<op2>{op})\s*(?P<high>[^<>=]+)"
+    )
+    for op in (_LESS, _GREATER)
+}
+
+
+def chained_interval(text: str) -> Structure | None:
+    """``-3 \\leq x < 4`` (or ``4 > x \\geq -3``) -> the interval ``[-3, 4)``; None for anything else."""
+    if "<" not in text and ">" not in text and "\\" not in text and "≤" not in text and "≥" not in text:
+        return None
+    for op, pattern in _CHAIN.items():
+        m = pattern.fullmatch(text.strip())
+        if m is None:
+            continue
+        low, high, op1, op2 = m.group("low").strip(), m.group("high").strip(), m.group("op1"), m.group("op2")
+        if op is _GREATER:  # "4 \\geq x > -3": read from the right
+            low, high, op1, op2 = high, low, op2, op1
+        closed = (
+            not op1.startswith(("<", ">", "\\lt", "\\gt")),
+            not op2.startswith(("<", ">", "\\lt", "\\gt")),
+        )
+        brackets = ("[" if closed[0] else "(") + ("]" if closed[1] else ")")
+        return Structure("interval", (low, high), brackets=brackets)
     return None
 
 

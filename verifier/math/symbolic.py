@@ -23,6 +23,10 @@ _NORMALIZATION = NormalizationConfig(
     basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False
 )
 _PRECISION = 60  # digits for numeric checks; far above any printed decimal we compare with
+# The numeric equality test works at 60 digits plus three per digit of possible cancellation, and
+# is not tried past 3,000 digits (an answer that large is left to simplify and the deadline).
+NUMERIC_MIN_DIGITS = 60
+NUMERIC_MAX_DIGITS = 3_000
 
 
 class ParseFailure(ValueError):
@@ -90,6 +94,8 @@ def _exprs_equal(g: Any, p: Any, g_text: str, p_text: str) -> bool:
         g, p = sympy.nsimplify(g, rational=True), sympy.nsimplify(p, rational=True)
     if _clearly_different(g, p):
         return False
+    if _numerically_equal(g, p):
+        return True
     return _is_zero(g - p)
 
 
@@ -112,6 +118,53 @@ def _clearly_different(g: Any, p: Any) -> bool:
         return False  # complex or unevaluated: leave it to simplify
     scale = max(abs(a), abs(b))
     return bool(scale > 0 and abs(a - b) > scale * sympy.Float("1e-20"))
+
+
+def _cancellation_budget(expr: Any) -> int:
+    """How many digits of cancellation an expression of this size could hide, generously: the
+    digits of its integers, plus for every power with an integer exponent the digits of its value
+    (``(1+\\sqrt2)^{50}`` is within 10^-19 of an integer), all times one plus the number of radicals
+    and functions (each can square the degree of an algebraic number)."""
+    digits, nested = 0, 1
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Rational):
+            digits += len(str(abs(node.p))) + len(str(node.q))
+        elif isinstance(node, sympy.Pow) and node.exp.is_Rational:
+            if node.exp.is_Integer:
+                base = sympy.N(abs(node.base), 15)
+                size = float(sympy.log(base + 2, 10)) if base.is_Number else 10.0
+                digits += int(abs(int(node.exp)) * (size + 1))
+            else:
+                nested += 1
+        elif isinstance(node, sympy.Function | sympy.exp):
+            nested += 1
+        if digits * nested > NUMERIC_MAX_DIGITS:
+            break
+    return digits * nested
+
+
+def _numerically_equal(g: Any, p: Any) -> bool:
+    """Two constants equal to all of ``P`` significant digits, where ``P`` is far beyond any
+    cancellation their literals and powers could hide (``_cancellation_budget``): decides at once
+    what ``simplify`` may not finish within the deadline (nested radicals, terms in another order).
+    Only for constants that are not both rational (those are compared exactly), and only proves
+    equality: a difference anywhere in the ``P`` digits leaves the decision to ``simplify``."""
+    if g.free_symbols or p.free_symbols or (g.is_Rational and p.is_Rational) or g == 0 or p == 0:
+        return False
+    digits = NUMERIC_MIN_DIGITS + 3 * (_cancellation_budget(g) + _cancellation_budget(p))
+    if digits > NUMERIC_MAX_DIGITS:
+        return False
+    try:
+        a = g.evalf(digits, strict=True)
+        b = p.evalf(digits, strict=True)
+    except (sympy.core.evalf.PrecisionExhausted, ValueError, TypeError, ArithmeticError):
+        return False  # cannot evaluate to that precision: simplify decides
+    if not (a.is_number and b.is_number) or a.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        return False
+    scale = max(abs(a), abs(b))
+    if not scale.is_positive:
+        return False
+    return bool(abs(a - b) <= scale * sympy.Float(10) ** (-(digits - 10)))
 
 
 def _number(text: str) -> Number | None:
