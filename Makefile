@@ -28,4 +28,5 @@ lint: setup
 
 # pytest exits 5 when no test ran; make fails on any non-zero exit, so that never passes silently.
 test: setup sandbox lint
+	@bash scripts/chromium_up.sh
 	$(BIN)/pytest -q --timeout=900 tests
