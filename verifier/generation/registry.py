@@ -42,7 +42,7 @@ class BackendSettings:
     # vllm
     tensor_parallel_size: int = 1
     vllm_python: str | None = None  # interpreter with vLLM installed (None: .venvs/vllm, else this one)
-    kv_cache_gb: float = 2.0  # CPU builds: KV cache size (VLLM_CPU_KVCACHE_SPACE)
+    kv_cache_gb: int = 2  # CPU builds: KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE)
     gpu_memory_utilization: float | None = None  # None: 0.85 on a GPU
     max_model_len: int = 2048
     load_timeout_s: float = 900.0  # vllm: engine start-up allowance
@@ -79,8 +79,8 @@ def settings_problems(s: BackendSettings) -> list[str]:
     if s.backend == "vllm":
         if s.tensor_parallel_size < 1:
             out.append(f"--tensor-parallel-size: must be at least 1, got {s.tensor_parallel_size}")
-        if not s.kv_cache_gb > 0:
-            out.append(f"--kv-cache-gb: must be positive, got {s.kv_cache_gb}")
+        if s.kv_cache_gb < 1:
+            out.append(f"--kv-cache-gb: must be at least 1, got {s.kv_cache_gb}")
         if s.gpu_memory_utilization is not None and not 0 < s.gpu_memory_utilization <= 1:
             out.append(f"--gpu-memory-utilization: must be in (0, 1], got {s.gpu_memory_utilization}")
         if s.max_model_len < 16:
