@@ -92,7 +92,7 @@ def test_pathological_inputs_are_refused_or_timed_out(pred: str, pool: MathPool)
 
 @pytest.mark.timeout(120)
 def test_worker_killed_at_deadline_is_replaced() -> None:
-    with MathPool(workers=1).start() as pool:  # started: its warm-up counts against a call's deadline
+    with MathPool(workers=1).start() as pool:
         slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)
         assert slow.status is MathStatus.TIMEOUT and pool.timeouts == 1
         after = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
@@ -268,35 +268,66 @@ def _never_ready(memory_mb: int) -> list[str]:
     return [sys.executable, "-c", "import time; time.sleep(120)"]
 
 
+def _slow_start(memory_mb: int) -> list[str]:
+    """The real worker, after a 3 s start (a loaded machine importing SymPy)."""
+    run = "import runpy, sys, time; time.sleep(3); runpy.run_module('verifier.math.worker', run_name='__main__')"
+    return [sys.executable, "-c", run, str(memory_mb)]
+
+
 @pytest.mark.timeout(120)
-def test_a_starting_worker_is_waited_for_only_until_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Regression: a worker still starting was waited for up to start_timeout_s (60 s) outside
-    timeout_s. Now the call gets TIMEOUT, rule worker-start, and the worker goes on starting."""
-    monkeypatch.setattr("verifier.math.pool._worker_command", _never_ready)
-    with MathPool(workers=1, start_timeout_s=60) as pool:
-        for _ in range(2):  # the lazy first start, then the same slot still starting
-            began = time.monotonic()
-            verdict = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=0.5)
-            assert time.monotonic() - began < 10  # returns at all well before start_timeout_s
-            assert (verdict.status, verdict.rule) == (MathStatus.TIMEOUT, "worker-start"), verdict
-        assert len(pool._all) == 1 and pool._all[0].proc.poll() is None  # not killed, not replaced
-        assert pool.crashes == 0 and pool.timeouts == 0
+def test_starting_a_worker_is_not_charged_to_the_answers_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (verl prime: a fresh process per batch): a correct answer that needs SymPy timed out
+    while the worker was still starting. The start is waited for (up to start_timeout_s), then the
+    task gets its whole timeout_s; a caller queued meanwhile is not charged for the start either."""
+    monkeypatch.setattr("verifier.math.pool._worker_command", _slow_start)
+    with MathPool(workers=1, start_timeout_s=60) as pool, ThreadPoolExecutor(2) as threads:
+        first = threads.submit(check_math, gold="2", pred=r"\boxed{\sqrt{4}}", pool=pool, timeout_s=1.0)
+        while not pool._all:  # the first caller has made its slot: the second queues behind it
+            time.sleep(0.01)
+        queued = threads.submit(
+            check_math, gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=2.0
+        )
+        assert first.result().correct, first.result()
+        assert queued.result().correct, queued.result()
+        assert pool.startup_wait_s() >= 3.0  # the start was waited for, outside both deadlines
+        assert len(pool._all) == 1 and pool.crashes == 0 and pool.timeouts == 0
+
+
+def test_a_budget_does_not_run_while_workers_start() -> None:
+    pool = MathPool(workers=1)
+    budget = pool.budget(1.0)
+    with pool._startup.waiting():
+        time.sleep(0.3)
+        with pool._startup.waiting():  # two waiters at once count once
+            time.sleep(0.2)
+    assert 0.45 <= budget.paused() < 1.0
+    assert budget.remaining() > 0.9
+    capped = MathPool(workers=1, start_timeout_s=0.1).budget(1.0)
+    with capped._clock.waiting():  # type: ignore[attr-defined]
+        time.sleep(0.3)
+    assert capped.paused() == pytest.approx(0.1)  # at most start_timeout_s is left out
+
+
+@pytest.mark.timeout(120)
+def test_workers_start_on_demand() -> None:
+    """A short-lived process that checks one answer at a time starts one worker, not ``size``."""
+    with MathPool(workers=4) as pool:
+        for _ in range(3):
+            assert check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=60).correct
+        assert len(pool._all) == 1
+        pool.start()
+        assert len(pool._all) == 4 and all(w.ready for w in pool._all)
 
 
 @pytest.mark.timeout(120)
 def test_a_respawned_worker_warms_up_within_the_callers_deadline() -> None:
-    """The reviewer's probe: one call times out (worker killed and respawned); the next call with a
-    short deadline returns by then, and the respawned worker serves later calls."""
+    """One call times out (worker killed and respawned); the next call with a short deadline waits
+    for the respawned worker's start outside its deadline, then is decided."""
     with MathPool(workers=1).start() as pool:
         slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)
         assert (slow.status, slow.rule) == (MathStatus.TIMEOUT, "deadline")
-        began = time.monotonic()
         quick = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=0.5)
-        assert time.monotonic() - began < 10
-        assert (quick.status, quick.rule) in {
-            (MathStatus.TIMEOUT, "worker-start"),
-            (MathStatus.CORRECT, "symbolic"),
-        }
+        assert (quick.status, quick.rule) == (MathStatus.CORRECT, "symbolic"), quick
         assert pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=60).status is MathStatus.CORRECT
         assert pool.timeouts == 1 and pool.crashes == 0
 
@@ -341,7 +372,7 @@ def test_a_worker_process_that_cannot_start_gives_an_error_decision(
         verdict = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
         assert (verdict.status, verdict.rule) == (MathStatus.ERROR, "worker-start"), verdict
         assert str(error) in verdict.reason and "cannot start a worker process" in verdict.reason
-        assert pool.crashes == 3  # the lazy start, start()'s retry, this call's retry
+        assert pool.crashes == 2  # start()'s launch, this call's retry of the empty slot
         monkeypatch.undo()  # the machine recovers: the empty slot is started by the next borrower
         assert check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool, timeout_s=60).correct
 

@@ -6,14 +6,21 @@ answer with ``select`` until the deadline. On expiry the worker is killed and a 
 its place; the caller gets a TIMEOUT decision. No signals are used, so any thread (and any asyncio
 task, through ``asyncio.to_thread``) may call concurrently.
 
-Workers start lazily on the first task; ``close()`` (or leaving the ``with`` block, or interpreter
-exit for the default pool) kills them. ``close()`` may run while other threads' tasks are in flight:
-those tasks get an ERROR decision ("the math pool was closed"), callers waiting for a worker too.
+Workers start on demand: the first task starts one, and another is started only when every worker
+is busy and the pool has room (so a short-lived process, such as a verl prime reward process,
+starts one worker, not ``size``). ``start()`` starts them all now. ``close()`` (or leaving the
+``with`` block, or interpreter exit for the default pool) kills them. ``close()`` may run while
+other threads' tasks are in flight: those tasks get an ERROR decision ("the math pool was closed"),
+callers waiting for a worker too.
 
-The deadline covers everything a call waits for: a free worker, a worker still starting (TIMEOUT,
-rule ``worker-start``; it goes on starting for the next caller) and the work. A worker process that
-cannot be started at all (no file descriptors left, fork refused) leaves its slot empty: the call
-gets an ERROR decision, rule ``worker-start``, and the next borrower of the slot tries again.
+Starting the checker is never charged to an answer: a task's ``timeout_s`` does not run while its
+caller waits for a worker to start (importing SymPy takes seconds, far longer on a loaded machine),
+nor while a caller queued for a free worker waits because others are starting. A start is bounded
+separately, by ``start_timeout_s`` from the worker's launch: a worker not ready by then is killed
+and replaced, and the call gets an ERROR decision, rule ``worker-start``. ``budget()`` gives callers
+(the reward core) the same clock for deadlines of their own. A worker process that cannot be
+started at all (no file descriptors left, fork refused) leaves its slot empty: the call gets an
+ERROR decision, rule ``worker-start``, and the next borrower of the slot tries again.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -36,10 +44,60 @@ from verifier.math.compare import Decision
 from verifier.math.verdict import MathStatus
 
 DEFAULT_MEMORY_MB = 1024
-DEFAULT_START_TIMEOUT_S = 60.0
+# A fresh worker imports SymPy and warms its parser (~1.5 s of CPU); 64 of them starting at once on
+# two cores (verl prime's fresh process pool) take about a minute.
+DEFAULT_START_TIMEOUT_S = 180.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 log = logging.getLogger("verifier.math")
+
+
+class _StartupClock:
+    """How long callers have waited for workers to start: the union of the waits, so that two
+    callers waiting at once count once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._since = 0.0
+        self._total = 0.0
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        with self._lock:
+            if self._waiting == 0:
+                self._since = time.monotonic()
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                if self._waiting == 0:
+                    self._total += time.monotonic() - self._since
+
+    def total(self) -> float:
+        with self._lock:
+            return self._total + (time.monotonic() - self._since if self._waiting else 0.0)
+
+
+class Budget:
+    """``seconds`` of checking time that do not run while callers wait for the pool's workers to
+    start (at most ``max_pause_s`` of such waiting is left out)."""
+
+    def __init__(self, seconds: float, clock: _StartupClock, max_pause_s: float):
+        self.seconds = seconds
+        self._clock = clock
+        self._max_pause_s = max_pause_s
+        self._began = time.monotonic()
+        self._paused_before = clock.total()
+
+    def paused(self) -> float:
+        """Seconds of start-up waiting left out so far."""
+        return min(self._clock.total() - self._paused_before, self._max_pause_s)
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self._began - self.paused())
 
 
 def _worker_command(memory_mb: int) -> list[str]:
@@ -132,8 +190,8 @@ class MathPool:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._close_lock = threading.Lock()
-        self._started = False
         self._closed = False
+        self._startup = _StartupClock()
         self._owner_pid = os.getpid()
         self.timeouts = 0  # workers killed at their deadline
         self.crashes = 0  # workers that died, failed to start, or whose process could not be started
@@ -164,57 +222,82 @@ class MathPool:
             return cause
         return None
 
-    def _ensure_started(self) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the math pool is closed")
-            if not self._started:
-                for _ in range(self.size):
-                    self._idle.put(self._spawn())
-                self._started = True
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the math pool is closed")
+
+    def budget(self, seconds: float) -> Budget:
+        """A deadline ``seconds`` from now that does not run while callers wait for workers to start."""
+        return Budget(seconds, self._startup, self.start_timeout_s)
+
+    def startup_wait_s(self) -> float:
+        """Seconds callers have waited for workers to start since the pool was made (union of waits)."""
+        return self._startup.total()
 
     def start(self) -> MathPool:
-        """Start every worker now and wait until each is ready (otherwise they start on first use)."""
-        self._ensure_started()
+        """Start every worker now and wait until each is ready (otherwise they start on demand)."""
+        with self._lock:
+            self._ensure_open()
+            while len(self._all) < self.size:
+                slot = _Worker(self.memory_mb)
+                self._all.append(slot)
+                self._launch(slot)
+                self._idle.put(slot)
         borrowed: list[_Worker | None] = []
         try:
             for _ in range(self.size):
-                worker = self._idle.get()
-                if worker is None:  # closed meanwhile
+                got = self._idle.get()
+                if got is None:  # closed meanwhile
                     self._idle.put(None)
                     break
-                borrowed.append(worker)
-            for i, worker in enumerate(borrowed):
-                if worker is not None and not worker.ready:
-                    if worker.proc is None:  # its start failed (counted): retry once, else leave it to run()
+                borrowed.append(got)
+            for i, starting in enumerate(borrowed):
+                if starting is None or starting.ready or starting.proc is None:
+                    continue  # a start that failed (counted) is retried by the next borrower in run()
+                try:
+                    with self._startup.waiting():
+                        self._await_ready(starting)
+                except (EOFError, OSError, ValueError):
+                    if not self._closed:
                         with self._lock:
-                            if self._closed or self._launch(worker) is not None:
-                                continue
-                    try:
-                        self._await_ready(worker, time.monotonic() + self.start_timeout_s)
-                    except (EOFError, OSError, ValueError):
-                        if not self._closed:
-                            with self._lock:
-                                self.crashes += 1
-                        borrowed[i] = self._replace(worker)
+                            self.crashes += 1
+                    borrowed[i] = self._replace(starting)
         finally:
-            for worker in borrowed:
-                self._give_back(worker)
+            for each in borrowed:
+                self._give_back(each)
         return self
 
-    def _await_ready(self, worker: _Worker, deadline: float) -> bool:
-        """Wait until ``worker`` says it is ready: False if ``deadline`` comes first (it goes on
-        starting); EOFError if it died or is not ready ``start_timeout_s`` after it was started."""
-        give_up = worker.started_at + self.start_timeout_s
-        hello = worker.read(min(deadline, give_up))
+    def _await_ready(self, worker: _Worker) -> None:
+        """Wait until ``worker`` says it is ready. EOFError if it died, or is not ready
+        ``start_timeout_s`` after it was launched."""
+        hello = worker.read(worker.started_at + self.start_timeout_s)
         if hello is None:
-            if time.monotonic() < give_up:
-                return False
-            raise EOFError(f"not ready within {self.start_timeout_s:g} s")
+            raise EOFError(f"not ready within {self.start_timeout_s:g} s of its start")
         if not hello.get("ready"):
             raise EOFError(f"unexpected first message {hello!r}")
         worker.ready = True
-        return True
+
+    def _borrow(self, budget: Budget) -> _Worker | None | Decision:
+        """An idle worker, a new slot (not launched yet) if all are busy and the pool has room, None
+        if the pool was closed, or a TIMEOUT decision once ``budget`` runs out waiting for one."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    return None
+                if self._idle.empty() and len(self._all) < self.size:
+                    worker = _Worker(self.memory_mb)
+                    self._all.append(worker)
+                    return worker
+            remaining = budget.remaining()
+            if remaining <= 0:
+                return _no_free_worker(budget.seconds)
+            try:
+                got = self._idle.get(timeout=remaining)
+            except queue.Empty:
+                continue  # the budget grows while others wait for starting workers: look again
+            if got is None:
+                self._idle.put(None)  # for the next waiter
+            return got
 
     def _replace(self, worker: _Worker) -> _Worker | None:
         """A fresh worker in place of ``worker``; None once the pool is closed (it starts nothing new)."""
@@ -241,46 +324,43 @@ class MathPool:
         return self.run({"op": "compare", "gold": gold, "pred": pred}, timeout_s=timeout_s)
 
     def run(self, task: dict[str, str], *, timeout_s: float) -> Decision:
-        """Send one task (``compare``, or ``sleep`` for tests of the deadline) to an idle worker.
+        """Send one task (``compare``, or ``sleep`` for tests of the deadline) to a worker.
 
-        ``timeout_s`` covers the wait for a free worker, for a worker that is still starting and the
-        work: the call returns by then with TIMEOUT (rule ``deadline``, or ``worker-start`` when the
-        worker was still starting) instead of waiting without bound. A worker that cannot be started
-        gives ERROR (rule ``worker-start``); one that dies gives ERROR (rule ``worker``). Never raises
-        once the pool is open.
+        ``timeout_s`` covers the wait for a free worker and the work, not the wait for a worker to
+        start (bounded by ``start_timeout_s``): the call returns TIMEOUT (rule ``deadline``) when it
+        runs out. A worker that cannot be started, or is not ready in time, gives ERROR (rule
+        ``worker-start``); one that dies gives ERROR (rule ``worker``). Never raises once the pool
+        is open.
         """
-        deadline = time.monotonic() + timeout_s
-        self._ensure_started()
-        try:
-            borrowed = self._idle.get(timeout=max(deadline - time.monotonic(), 0.001))
-        except queue.Empty:
-            return _no_free_worker(timeout_s)
-        if borrowed is None:
-            self._idle.put(None)
+        budget = self.budget(timeout_s)
+        self._ensure_open()
+        got = self._borrow(budget)
+        if got is None:
             return _CLOSED
+        if isinstance(got, Decision):
+            return got
+        borrowed = got
         worker: _Worker | None = borrowed
         stage = "worker-start"  # the rule of a failure: while starting, or once it is running
         try:
-            if time.monotonic() >= deadline:  # got one only at the deadline: leave it alive for others
+            if not borrowed.ready:
+                with self._startup.waiting():  # not charged to this task, nor to others queued
+                    if borrowed.proc is None:  # a new slot, or one whose last start failed
+                        with self._lock:
+                            cause = None if self._closed else self._launch(borrowed)
+                        if self._closed:
+                            return _CLOSED
+                        if cause is not None:
+                            return Decision(
+                                MathStatus.ERROR, "worker-start", f"cannot start a worker process ({cause})"
+                            )
+                    self._await_ready(borrowed)
+            remaining = budget.remaining()
+            if remaining <= 0:  # got one only at the deadline: leave it alive for others
                 return _no_free_worker(timeout_s)
-            if borrowed.proc is None:  # an empty slot: its last start failed
-                with self._lock:
-                    cause = None if self._closed else self._launch(borrowed)
-                if self._closed:
-                    return _CLOSED
-                if cause is not None:
-                    return Decision(
-                        MathStatus.ERROR, "worker-start", f"cannot start a worker process ({cause})"
-                    )
-            if not borrowed.ready and not self._await_ready(borrowed, deadline):
-                return Decision(
-                    MathStatus.TIMEOUT,
-                    "worker-start",
-                    f"the worker was still starting at the deadline ({timeout_s:g} s)",
-                )
             stage = "worker"
             borrowed.send(task)
-            result = borrowed.read(deadline)
+            result = borrowed.read(time.monotonic() + remaining)
             if result is None:
                 with self._lock:
                     self.timeouts += 1
