@@ -63,6 +63,18 @@ def exact_string(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     return None
 
 
+_INTEGER = re.compile(r"-?\d{1,300}")
+
+
+def integers(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """Two plain integers (most GSM answers): compared as ints, before any other parsing."""
+    if _INTEGER.fullmatch(g) and _INTEGER.fullmatch(p):
+        if int(g) == int(p):
+            return _yes("rational", f"{p!r} and {g!r} are the same number")
+        return _no("rational", f"{p!r} != {g!r} (exact rationals)")
+    return None
+
+
 def text_answer(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     """Words and multiple-choice letters: case-insensitive, "(C)" == "C". Two-letter strings such as
     "xy" are left to the symbolic stage: they are more likely products than words."""
@@ -310,6 +322,7 @@ def _balanced(text: str) -> bool:
 
 CHEAP_STAGES: tuple[Stage, ...] = (
     exact_string,
+    integers,
     text_answer,
     colon_text,
     base_number,

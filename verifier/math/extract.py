@@ -33,7 +33,10 @@ MAX_ANSWERS = 10
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)\b\s*")
 _FINAL = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?[ \t]*", re.IGNORECASE)
 _ANSWER_IS = re.compile(r"\banswer\s+is\s*:?[ \t]*", re.IGNORECASE)
-_ANSWER_LINE = re.compile(r"(?m)^[ \t]*(?:\*\*)?(?:A|Answer)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?=\S)")
+# An answer line, matched from the start of the line of each ':' (finding the colons is a C-speed
+# str.find; a multiline "^" regex tries every position of the output).
+_ANSWER_LINE = re.compile(r"[ \t]*(?:\*\*)?(?:A|Answer)(?:\*\*)?[ \t]*(?P<colon>:)(?:\*\*)?[ \t]*(?=\S)")
+_ANSWER_LINE_HEAD = 24  # the most characters from the start of a line to its answer colon
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 # Minerva's few-shot format: "Final Answer: The final answer is $8$. I hope it is correct." One
 # anchor, not two: the outer "Final Answer:" is skipped when the inner phrase follows it at once.
@@ -119,7 +122,23 @@ def _after_anchor(text: str, start: int) -> str:
     return _value_of(sentence.strip().rstrip(".").strip())
 
 
+def _answer_line_ends(text: str) -> list[int]:
+    """Where the answer of every ``Answer: ...`` / ``A: ...`` line starts."""
+    ends = []
+    colon = text.find(":")
+    while colon >= 0:
+        line_start = text.rfind("\n", 0, colon) + 1
+        if colon - line_start <= _ANSWER_LINE_HEAD:
+            m = _ANSWER_LINE.match(text, line_start)
+            if m is not None and m.start("colon") == colon:
+                ends.append(m.end())
+        colon = text.find(":", colon + 1)
+    return ends
+
+
 def _is_prose(text: str) -> bool:
+    if not _PROSE_WORD.search(text):
+        return False
     words = _PROSE_WORD.findall(_COMMAND.sub(" ", _SPAN.sub(" ", text)))
     return any(not _NOT_PROSE.fullmatch(w) for w in words)
 
@@ -157,6 +176,16 @@ def _gsm_answer(text: str) -> str | None:
     return None
 
 
+def _phrase_ends(pattern: re.Pattern[str], text: str, present: bool) -> list[int]:
+    """Where the answer after each anchor phrase starts (the last ``4 * MAX_ANSWERS`` of them). The
+    outer "Final Answer:" of "Final Answer: The final answer is $8$" is skipped: the inner phrase
+    is the same anchor."""
+    if not present:
+        return []
+    ends = deque((m.end() for m in pattern.finditer(text)), maxlen=4 * MAX_ANSWERS)
+    return [end for end in ends if pattern is not _FINAL or not _INNER_FINAL.match(text, end)]
+
+
 def extract_answer(text: str, *, require_anchor: bool = True) -> Extraction:
     """The anchored final answer(s) of a model output; see the module docstring for the rules."""
     if len(text) > MAX_SCAN_CHARS:
@@ -170,21 +199,12 @@ def extract_answer(text: str, *, require_anchor: bool = True) -> Extraction:
     if boxed:
         return Extraction(boxed, "boxed", "found \\boxed{...}")
     low = text.lower()
-    for anchor, pattern, what, needle in (
-        ("final-answer", _FINAL, "'the final answer is ...'", "final"),
-        ("answer-is", _ANSWER_IS, "'the answer is ...'", "answer"),
-        ("answer-is", _ANSWER_LINE, "an 'Answer: ...' / 'A: ...' line", ":"),
+    for anchor, what, ends in (
+        ("final-answer", "'the final answer is ...'", _phrase_ends(_FINAL, text, "final" in low)),
+        ("answer-is", "'the answer is ...'", _phrase_ends(_ANSWER_IS, text, "answer" in low)),
+        ("answer-is", "an 'Answer: ...' / 'A: ...' line", _answer_line_ends(text) if ":" in text else []),
     ):
-        if needle not in low:
-            continue
-        last_matches = deque(pattern.finditer(text), maxlen=4 * MAX_ANSWERS)
-        said = _distinct(
-            [
-                _after_anchor(text, m.end())
-                for m in last_matches
-                if pattern is not _FINAL or not _INNER_FINAL.match(text, m.end())
-            ]
-        )
+        said = _distinct([_after_anchor(text, end) for end in ends[-4 * MAX_ANSWERS :]])
         if said:
             return Extraction(said, anchor, f"found {what}")
     if not require_anchor:

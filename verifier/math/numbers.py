@@ -41,9 +41,9 @@ def _decimal_literal(text: str) -> Number | None:
     m = _DECIMAL.fullmatch(text)
     if not m or not (m.group("int") or m.group("frac")):
         return None
+    if "." not in text:  # an integer: int() is many times faster than Fraction's string parser
+        return Number(Fraction(int(text) if text not in {"+", "-"} else 0), None, None)
     value = Fraction(text.lstrip("+") if text not in {"+", "-"} else "0")
-    if "." not in text:
-        return Number(value, None, None)
     digits = (m.group("int") + m.group("frac")).lstrip("0")
     return Number(value, len(m.group("frac")), max(len(digits), 1))
 
