@@ -89,6 +89,14 @@ def _str(r: dict[str, Any], key: str, default: str | None = None) -> str:
     return value
 
 
+def _text_field(r: dict[str, Any], key: str) -> str:
+    """A problem statement: a string with something in it, stripped."""
+    value = _str(r, key).strip()
+    if not value:
+        raise SourceError(key, "empty")
+    return value
+
+
 def _str_list(r: dict[str, Any], key: str, *, required: bool = True) -> list[str]:
     value = _get(r, key) if required else (r.get(key) or [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -169,7 +177,7 @@ def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
     task_id = _get(r, "task_id")
     if type(task_id) is not int:
         raise SourceError("task_id", f"expected an integer, got {type(task_id).__name__}")
-    text = _str(r, "text").strip()
+    text = _text_field(r, "text")
     code = _lf(_str(r, "code"))
     tests = [_lf(t).strip() for t in _str_list(r, "test_list")]
     if not tests:
@@ -262,7 +270,7 @@ def apps(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
     solutions = _json_text(r, "solutions", default=[])
     if not isinstance(solutions, list) or not all(isinstance(s, str) for s in solutions):
         raise SourceError("solutions", "expected a list of program texts")
-    question = _str(r, "question").strip()
+    question = _text_field(r, "question")
     starter = _lf(_str(r, "starter_code", default=""))
     fn_name = io.get("fn_name")
     tests: CallTests | IOTests
@@ -370,7 +378,7 @@ def codecontests(index: int, r: dict[str, Any], options: ImportOptions) -> CodeP
     return CodeProblem(
         id="codecontests-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or str(index)),
         kind="code",
-        prompt=_str(r, "description").strip()
+        prompt=_text_field(r, "description")
         + "\n\nRead the input from standard input and write the answer to standard output.\n",
         tests=IOTests(style="stdio", cases=cases, compare=options.compare),
         reference_solution=_python3_solution(r.get("solutions")),

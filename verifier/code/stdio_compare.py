@@ -16,10 +16,12 @@ Modes (``IOTests.compare``):
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import get_args
 
 from verifier.schema import CompareMode, IOTests
@@ -33,6 +35,8 @@ DEFAULT_REL_TOL = 1e-6
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _SHOW = 60
+# Differences are rounded to 60 digits (far below any tolerance); no trap: a huge exponent is a value.
+_DECIMAL = decimal.Context(prec=60, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
 
 
 @dataclass(frozen=True)
@@ -97,11 +101,13 @@ def numbers_close(expected: str, actual: str, abs_tol: float, rel_tol: float) ->
         return _canonical_integer(expected) == _canonical_integer(actual)
     if not (_NUMBER.fullmatch(expected) and _NUMBER.fullmatch(actual)):
         return False  # "nan", "inf", words: text only
-    want, got = float(expected), float(actual)
-    if not (math.isfinite(want) and math.isfinite(got)):  # beyond double range: equal values only
-        return want == got
-    diff = abs(want - got)
-    return diff <= abs_tol or diff <= rel_tol * abs(want)
+    # Decimal, not float: exact at any size, so 1e400 != 1e401 and a 10,000-digit number is itself.
+    with decimal.localcontext(_DECIMAL):
+        want, got = Decimal(expected), Decimal(actual)
+        if not (want.is_finite() and got.is_finite()):  # an exponent beyond any context: text only
+            return False
+        diff = abs(want - got)
+        return diff <= Decimal(abs_tol) or diff <= Decimal(rel_tol) * abs(want)
 
 
 _MODES: dict[CompareMode, Callable[[str, str, Comparison], str | None]] = {

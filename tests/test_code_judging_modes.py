@@ -1,0 +1,362 @@
+"""Judging like the benchmarks, host side, no Docker: stdio comparison modes, accepted alternatives,
+a trusted checker's per-case verdict, the schema's new fields, and the job they make."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from sandboxes.protocol import JobResult
+from verifier.banks.loader import load_bank
+from verifier.code.judge import judge
+from verifier.code.program import METHOD_SHIM, job_for, method_entry, with_challenge
+from verifier.code.selfcheck import SILENT_PROGRAM, mutant_for, return_none_mutant
+from verifier.code.stdio_compare import Comparison, mismatch, mismatch_any, numbers_close
+from verifier.code.verdict import CodeStatus
+from verifier.schema import AssertTests, CodeLimits, CodeProblem, IOTests
+
+FLOAT = Comparison(mode="float")
+
+
+@pytest.mark.parametrize(
+    "mode,expected,actual,match",
+    [
+        # exact: lines; trailing whitespace, CRLF and blank lines at the ends do not count
+        ("exact", "1 2\n3\n", "1 2   \r\n3\n\n\n", True),
+        ("exact", "1 2\n3\n", "\n1 2\n3", True),
+        ("exact", "1 2\n3\n", "1  2\n3\n", False),
+        ("exact", "1 2\n3\n", "1 2 3\n", False),
+        ("exact", "YES\n", "yes\n", False),
+        ("exact", "a\n\nb\n", "a\nb\n", False),  # a blank line inside the output counts
+        # tokens: any whitespace between tokens
+        ("tokens", "1 2\n3\n", "1\t2 3", True),
+        ("tokens", "1 2\n3\n", "  1\n\n2\n   3  \n", True),
+        ("tokens", "1 2 3", "1 2", False),
+        ("tokens", "1.0", "1", False),
+        ("tokens", "YES", "yes", False),
+        # case-insensitive: tokens, case folded
+        ("case-insensitive", "YES\nNO\n", "yes no", True),
+        ("case-insensitive", "Straße", "STRASSE", True),  # Unicode case folding
+        ("case-insensitive", "YES", "YE S", False),
+        # float: numbers within 1e-6 absolute or relative, integers exactly, words as text
+        ("float", "2.333333", "2.3333333333333335", True),
+        ("float", "0.5 abc 2", "0.5000001 abc 2", True),
+        ("float", "1.5", "1.6", False),
+        ("float", "1000000.25", "1000000.2500009", True),  # relative to the expected value
+        ("float", "1000000", "1000001", False),  # two integers: exact, whatever the tolerance
+        ("float", "007", "7", True),
+        ("float", "-0", "0", True),
+        ("float", "2", "2.0000001", True),  # an integer expected, a real printed: numbers
+        ("float", "1e-7", "0", True),  # absolute tolerance near zero
+        ("float", "abc", "ABC", False),
+        ("float", "nan", "nan", True),
+        ("float", "inf", "1e400", False),  # words vs numbers: text only
+        ("float", "1e400", "1e401", False),  # beyond double range: still exact
+        ("float", "1e400", "1.0e400", True),
+        ("float", "1e99999999999999999999999", "1e99999999999999999999999", True),  # equal text
+        ("float", "1 2", "1 2 3", False),
+    ],
+)
+def test_modes(mode: str, expected: str, actual: str, match: bool) -> None:
+    assert (mismatch(expected, actual, Comparison(mode=mode)) is None) is match  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "expected,actual,abs_tol,rel_tol,close",
+    [
+        ("1.0", "1.1", 0.1 + 1e-12, 0.0, True),
+        ("1.0", "1.1", 0.05, 0.0, False),
+        ("100.0", "101.0", 0.0, 0.01, True),
+        ("100.0", "101.0", 0.0, 0.009, False),
+        ("100.0", "101.0", 0.0, 0.0, False),
+    ],
+)
+def test_float_tolerances(expected: str, actual: str, abs_tol: float, rel_tol: float, close: bool) -> None:
+    assert numbers_close(expected, actual, abs_tol, rel_tol) is close
+
+
+def test_huge_integers_compare_as_text() -> None:
+    # int() refuses more than 4300 digits: a candidate printing a huge number must not crash the judge.
+    big = "9" * 10_000
+    assert mismatch(big, big, FLOAT) is None
+    assert mismatch(big, "9" * 9_999 + "8", FLOAT) is not None
+    assert mismatch(big, big + ".0", FLOAT) is None  # numbers beyond double range, compared exactly
+    assert mismatch(big + ".5", big + ".6", Comparison(mode="float", rel_tol=0.0)) is not None
+    assert mismatch(big, "8" * 10_000 + ".0", FLOAT) is not None
+
+
+@pytest.mark.parametrize(
+    "mode,expected,actual,reason",
+    [
+        ("exact", "a\nb\nc\n", "a\nB\nc\n", "line 2: expected 'b', got 'B'"),
+        ("exact", "a\nb\n", "a\n", "expected 2 line(s), got 1"),
+        ("tokens", "1 2 3", "1 2 4", "token 3: expected '3', got '4'"),
+        ("float", "1.5", "", "expected 1 token(s), got 0"),
+    ],
+)
+def test_mismatch_says_where(mode: str, expected: str, actual: str, reason: str) -> None:
+    assert mismatch(expected, actual, Comparison(mode=mode)) == reason  # type: ignore[arg-type]
+
+
+def test_a_long_token_is_shortened_in_the_reason() -> None:
+    reason = mismatch("x", "y" * 10_000, Comparison(mode="tokens"))
+    assert reason is not None and len(reason) < 120
+
+
+def test_alternatives() -> None:
+    tokens = Comparison(mode="tokens")
+    assert mismatch_any(["2", "3", "4"], "4\n", tokens) is None
+    assert (
+        mismatch_any(["2", "3"], "5", tokens)
+        == "token 1: expected '2', got '5' (and none of 1 other accepted outputs)"
+    )
+    assert mismatch_any(["2"], "5", tokens) == "token 1: expected '2', got '5'"
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"mode": "fuzzy"}, {"abs_tol": -1.0}, {"rel_tol": 1.0}, {"abs_tol": float("nan")}]
+)
+def test_comparison_bounds(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Comparison(**kwargs)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def _stdio(**tests: Any) -> dict[str, Any]:
+    return {"style": "stdio", "cases": [{"stdin": "1\n", "stdout": "1\n"}], **tests}
+
+
+@pytest.mark.parametrize(
+    "tests,error",
+    [
+        (_stdio(compare="fuzzy"), "compare"),
+        (_stdio(abs_tol=1e-3), "abs_tol and rel_tol apply only to compare: 'float'"),
+        (_stdio(compare="tokens", rel_tol=1e-3), "apply only to compare: 'float'"),
+        (_stdio(compare="float", abs_tol=2.0), "abs_tol"),
+        (_stdio(checker="import sys", compare="tokens"), "a checker judges the output itself"),
+        (
+            {"style": "stdio", "checker": "x", "cases": [{"stdout": "1", "alternatives": ["2"]}]},
+            "a checker judges the output itself",
+        ),
+        (_stdio(checker=""), "checker"),
+    ],
+)
+def test_bad_stdio_tests_are_rejected(tests: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        IOTests.model_validate(tests)
+
+
+def test_a_checker_problem_survives_a_round_trip() -> None:
+    tests = IOTests.model_validate(_stdio(checker="import sys\nsys.exit(0)\n"))
+    assert IOTests.model_validate_json(tests.model_dump_json()) == tests
+
+
+def test_case_limit_within_the_job_cap() -> None:
+    assert CodeLimits(timeout_s=30, case_timeout_s=2).case_timeout_s == 2
+    with pytest.raises(ValidationError, match="case_timeout_s cannot exceed timeout_s"):
+        CodeLimits(timeout_s=5, case_timeout_s=6)
+
+
+def test_existing_banks_load_unchanged(repo: Any) -> None:
+    bank = load_bank(repo / "problem_banks" / "code-style.jsonl")
+    assert len(bank.problems) == 164
+    first = bank.problems[0]
+    assert isinstance(first, CodeProblem) and isinstance(first.tests, AssertTests)
+    assert first.tests.setup_code == "" and first.tests.challenge is None
+    assert first.limits.case_timeout_s is None
+
+
+# ---------------------------------------------------------------- the job made from a problem
+
+
+def _problem(tests: dict[str, Any], **extra: Any) -> CodeProblem:
+    return CodeProblem.model_validate(
+        {"id": "p", "kind": "code", "prompt": "Do it.", "tests": tests, **extra}
+    )
+
+
+def test_expected_outputs_enter_the_job_only_for_a_checker() -> None:
+    plain = job_for(_problem(_stdio(compare="tokens")), "print(1)")
+    assert plain.cases == [{"stdin": "1\n"}] and plain.checker is None
+    checked = job_for(_problem(_stdio(checker="import sys")), "print(1)")
+    assert checked.cases == [{"stdin": "1\n", "expected": "1\n"}] and checked.checker == "import sys"
+
+
+def test_case_time_limit_reaches_the_job() -> None:
+    job = job_for(_problem(_stdio(), limits={"timeout_s": 40, "case_timeout_s": 4}), "print(1)")
+    assert (job.timeout_s, job.case_timeout_s) == (40, 4)
+    assert job_for(_problem(_stdio()), "print(1)").case_timeout_s is None
+
+
+MBPP_TESTS = {
+    "style": "assert",
+    "entry_point": "area",
+    "setup_code": "import math\nSIDE = 3",
+    "code": "def check(candidate):\n    assert math.isclose(area(SIDE), 9.0)\n",
+    "challenge": "def check(candidate):\n    assert area(0) == 0\n    assert area(-1) == 'negative'\n",
+}
+
+
+def _run_tests(test_code: str, entry: Any) -> None:
+    """Run trusted test code the way the harness does: its own namespace, entry bound by name."""
+    namespace: dict[str, Any] = {"__name__": "tests", "__builtins__": builtins}
+    exec(compile(test_code, "<tests>", "exec"), namespace)
+    namespace["area"] = entry
+    namespace["check"](entry)
+
+
+def test_setup_code_runs_before_the_tests() -> None:
+    job = job_for(_problem(MBPP_TESTS), "def area(s):\n    return s * s\n")
+    assert job.test_code.startswith("import math\nSIDE = 3\n\n")
+    _run_tests(job.test_code, lambda s: s * s)  # math and SIDE are defined for the asserts
+
+
+def test_challenge_tests_run_only_when_selected() -> None:
+    problem = _problem(MBPP_TESTS)
+    square = lambda s: s * s  # noqa: E731 - fails only the challenge (area(-1) is not 'negative')
+    _run_tests(job_for(problem, "").test_code, square)
+    selected = with_challenge(problem)
+    assert isinstance(selected.tests, AssertTests) and selected.tests.challenge is None
+    with pytest.raises(AssertionError):
+        _run_tests(job_for(selected, "").test_code, square)
+    calls: list[int] = []
+
+    def good(s: int) -> Any:
+        calls.append(s)
+        return "negative" if s < 0 else s * s
+
+    _run_tests(job_for(selected, "").test_code, good)
+    assert calls == [3, 0, -1]  # the main tests, then the challenge
+    assert with_challenge(_problem(_stdio())) == _problem(_stdio())
+
+
+def test_a_method_entry_point_calls_a_fresh_instance() -> None:
+    program, entry = method_entry(
+        "class Solution:\n    def twice(self, xs: List[int]) -> int:\n        return 2 * len(xs)\n",
+        "Solution.twice",
+    )
+    assert entry == METHOD_SHIM
+    namespace: dict[str, Any] = {}
+    exec(program, namespace)  # List comes from LeetCode's implicit typing import
+    assert namespace[entry]([1, 2, 3]) == 6
+    assert method_entry("def f(): pass", "f") == ("def f(): pass", "f")
+
+
+def test_mutants() -> None:
+    method = "class Solution:\n    def f(self, x):\n        return x\n    def g(self):\n        return 1\n"
+    mutant = return_none_mutant(method, "Solution.f")
+    assert mutant is not None and "return x" not in mutant and "return 1" in mutant
+    assert return_none_mutant(method, "Other.f") is None
+    assert mutant_for(_problem(_stdio()), "print(1)") == SILENT_PROGRAM
+
+
+# ---------------------------------------------------------------- judging what the sandbox reported
+
+
+def _stdio_result(*records: dict[str, Any]) -> JobResult:
+    cases = [
+        {"case": i, "stdout": "", "stderr": "", "exit_code": 0, "signal": None, **r}
+        for i, r in enumerate(records)
+    ]
+    return JobResult(outcome="exited", exit_code=0, records=cases, finished=True)
+
+
+def _judge(tests: dict[str, Any], *records: dict[str, Any]) -> Any:
+    return judge(_stdio_result(*records), IOTests.model_validate(tests), "code")
+
+
+TWO_CASES = [{"stdin": "", "stdout": "0.5\n"}, {"stdin": "", "stdout": "2\n", "alternatives": ["3\n"]}]
+
+
+@pytest.mark.parametrize(
+    "compare,outputs,status,reason",
+    [
+        ("float", ["0.5000000001", "3"], CodeStatus.PASS, "2/2 cases passed"),
+        (
+            "float",
+            ["0.5", "4"],
+            CodeStatus.WRONG,
+            "1/2 cases passed; case 1: expected '2\\n', got '4': token 1",
+        ),
+        (
+            "exact",
+            ["0.5000000001", "2"],
+            CodeStatus.WRONG,
+            "case 0: expected '0.5\\n', got '0.5000000001': line 1",
+        ),
+        ("tokens", ["0.5", "3"], CodeStatus.PASS, "2/2 cases passed"),
+    ],
+)
+def test_judge_stdio_modes(compare: str, outputs: list[str], status: CodeStatus, reason: str) -> None:
+    verdict = _judge(
+        {"style": "stdio", "compare": compare, "cases": TWO_CASES}, *({"stdout": o} for o in outputs)
+    )
+    assert verdict.status is status
+    assert reason in verdict.reason
+
+
+CHECKED = {"style": "stdio", "checker": "import sys", "cases": [{"stdout": "1"}, {"stdout": "2"}]}
+
+
+@pytest.mark.parametrize(
+    "reports,status,rule,reason",
+    [
+        ([{"exit": 0, "message": "ok"}, {"exit": 0, "message": "ok"}], CodeStatus.PASS, "cases", "2/2"),
+        (
+            [{"exit": 0, "message": ""}, {"exit": 1, "message": "position 1 is fixed"}],
+            CodeStatus.WRONG,
+            "cases",
+            "case 1: wrong answer (checker): position 1 is fixed",
+        ),
+        (
+            [{"exit": 1, "message": ""}, {"exit": 0, "message": ""}],
+            CodeStatus.WRONG,
+            "cases",
+            "wrong answer (checker)",
+        ),
+        (
+            [{"exit": 0, "message": ""}, {"exit": 3, "message": "bad jury answer"}],
+            CodeStatus.SANDBOX_ERROR,
+            "checker_error",
+            "case 1: the problem's checker failed: exit 3: bad jury answer",
+        ),
+        ([{"exit": 0, "message": ""}, None], CodeStatus.SANDBOX_ERROR, "checker_error", "no checker result"),
+        ([{"exit": "0"}, {"exit": 0}], CodeStatus.SANDBOX_ERROR, "checker_error", "no checker result"),
+        (["garbage", {"exit": 0}], CodeStatus.SANDBOX_ERROR, "checker_error", "no checker result"),
+    ],
+)
+def test_judge_checker_reports(reports: list[Any], status: CodeStatus, rule: str, reason: str) -> None:
+    records = [{"checker": r} if r is not None else {} for r in reports]
+    verdict = _judge(CHECKED, *records)
+    assert (verdict.status, verdict.rule) == (status, rule)
+    assert reason in verdict.reason
+
+
+def test_a_crashing_candidate_is_judged_before_the_checker() -> None:
+    verdict = _judge(
+        CHECKED, {"exit_code": 1, "stderr": "ValueError: x", "checker": {"exit": 0}}, {"checker": {"exit": 0}}
+    )
+    assert verdict.status is CodeStatus.RUNTIME_ERROR
+
+
+@pytest.mark.parametrize(
+    "value,passed",
+    [(6, True), ([6], True), (7, False), ([6, 6], False), (6.0, False)],
+)
+def test_call_case_alternatives(value: Any, passed: bool) -> None:
+    # APPS stores some outputs as one-element lists: both the element and the list are accepted.
+    from verifier.schema import CallTests
+
+    tests = CallTests.model_validate(
+        {"style": "call", "entry_point": "f", "cases": [{"args": [1], "expected": 6, "alternatives": [[6]]}]}
+    )
+    result = JobResult(outcome="exited", exit_code=0, records=[{"case": 0, "value": value}], finished=True)
+    verdict = judge(result, tests, "code")
+    assert verdict.correct is passed
+    if not passed:
+        assert "expected 6, got" in verdict.reason  # the primary value is the one named
