@@ -148,6 +148,30 @@ CASES = [
     # structures vs single numbers
     ("5", r"\boxed{5, 6}", False),
     ("(1, 2)", r"\boxed{3}", False),
+    # the recall rules of tests/test_math_recall.py, and the near misses each must keep wrong
+    ("8", "Final Answer: The final answer is $8$. I hope it is correct.", True),
+    ("12", "Final Answer: The smallest $k$ is 12.", True),
+    ("12", "Final Answer: The smallest $k$ is not 12.", False),
+    ("3, -1", r"The solutions are $\boxed{3}$ and $\boxed{-1}$.", True),
+    ("3", r"The solutions are $\boxed{3}$ and $\boxed{-1}$.", False),
+    ("7", r"\boxed{f(2)=7}", True),
+    ("10", r"\boxed{2x = 10}", False),
+    ("0", r"\boxed{x - 5 = 0}", False),
+    ("(1,2)", r"\boxed{1<x<2}", True),
+    ("[-3,4]", r"\boxed{-3 < x \le 4}", False),
+    ("12345", r"\boxed{12,\! 345}", True),
+    ("1234", r"\boxed{12,\! 34}", False),
+    (r"\pm 5", r"\boxed{{-5, 5}}", True),
+    (r"\pm 5", r"\boxed{{-5, 6}}", False),
+    ("1, 2", r"\boxed{1, 1}", False),
+    (
+        r"\sqrt{2}+\sqrt{3}+\sqrt{5}+\sqrt{7}",
+        r"\boxed{\sqrt{17+2\sqrt{6}+2\sqrt{10}+2\sqrt{14}+2\sqrt{15}+2\sqrt{21}+2\sqrt{35}}}",
+        True,
+    ),
+    ("262537412640768744", r"\boxed{e^{\pi\sqrt{163}}}", False),
+    (r"\frac{1}{2\cdot 10^{50}}", r"\boxed{\sqrt{10^{100}+1}-10^{50}}", False),
+    (r"(1+\sqrt{2})^{50}+(1-\sqrt{2})^{50}", r"\boxed{(1+\sqrt{2})^{50}}", False),
 ]
 
 

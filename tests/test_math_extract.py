@@ -27,6 +27,14 @@ from verifier.math.numbers import NumberTooLarge, parse_number
         ("The final answer is $\\$36$. I hope it is correct.", ("\\$36",), "final-answer"),
         ("Janet makes 18 dollars.\nA: 18", ("18",), "answer-is"),
         ("**Answer:** 12", ("12",), "answer-is"),
+        ("Final Answer: The final answer is $8$. I hope it is correct.", ("8",), "final-answer"),
+        ("Final Answer: The smallest $k$ is 12.", ("12",), "final-answer"),
+        ("Final Answer: $k$ is 12.", ("12",), "final-answer"),
+        ("Final Answer: The smallest $k$ is not 12.", ("The smallest $k$ is not 12",), "final-answer"),
+        ("Final Answer: x is 3, and y is 4.", ("x is 3, and y is 4",), "final-answer"),
+        ("Final Answer: The solutions are $3$ and $-1$.", ("$3$ and $-1$",), "final-answer"),
+        ("Step 1: add\nA: 5\nAnswer : 6", ("5", "6"), "answer-is"),
+        ("Note: A: is not it\n  A: 7", ("7",), "answer-is"),
         ("no anchor here, 3 and 4", (), None),
         ("", (), None),
     ],
@@ -65,6 +73,13 @@ def test_unbalanced_and_huge_inputs_are_linear() -> None:
         ("x + 5 m", "x + 5 m"),
         (r"5.4\text{cents}", "5.4"),  # a unit is stripped only after a plain number
         ("4.", "4"),
+        (r"5\textnormal{ km}", "5"),
+        (r"5 {\rm km}", "5"),
+        (r"50 pct", "50"),
+        (r"12 \text{ km/h}", "12"),
+        (r"12,\! 345", "12,345"),
+        (r"12,\! 34", "12, 34"),  # not three digits: a list
+        (r"3 \text{ or } -1", "3, -1"),
     ],
 )
 def test_normalize(raw: str, normal: str) -> None:
