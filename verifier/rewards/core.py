@@ -4,6 +4,10 @@ Math items of one problem are checked together (``check_math_many`` parses the g
 compares each distinct answer once); code items run one sandbox job each. All of them run
 concurrently in threads (math waits on the checker's process pool, code on the sandbox pool) under
 one deadline for the whole batch: what is not finished by then is *missing* (None), never 0.
+
+Starting the checker is not charged to that deadline: the sandbox pool is started before it begins,
+and it does not run while math workers start (``MathPool.budget``), so the first batch of a fresh
+process (verl's prime manager makes a new process pool per batch) is scored like any other.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, wait
@@ -20,7 +23,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from verifier.endtext import strip_end_tokens
 from verifier.math import MathPool, MathVerdict, check_math_many
+from verifier.math.pool import Budget, default_pool
 from verifier.rewards.inputs import AnyProblem, as_problem, completion_text
 from verifier.rewards.result import Missing, RewardResult, missing_result
 from verifier.rewards.stats import STATS
@@ -47,6 +52,9 @@ class RewardOptions:
     workers: int = DEFAULT_WORKERS
     math_pool: MathPool | None = None
     sandbox: Any = None  # a sandboxes.pool.Sandbox; None = the process-wide warm pool
+    # Special tokens to strip from the end of completions besides the common chat templates' own
+    # (verifier.endtext), e.g. ``verifier.endtext.tokens_of(tokenizer)``.
+    end_tokens: tuple[str, ...] = ()
 
 
 _MISSING = {
@@ -85,16 +93,16 @@ def code_reward(verdict: Any, *, partial_credit: bool) -> RewardResult:
 
 
 def _math_task(
-    problem: MathProblem, texts: list[str], opts: RewardOptions, deadline: float
+    problem: MathProblem, texts: list[str], opts: RewardOptions, pool: MathPool, budget: Budget
 ) -> Callable[[], list[RewardResult]]:
     def run() -> list[RewardResult]:
-        timeout = max(0.05, min(MATH_TIMEOUT_S, deadline - time.monotonic()))
+        timeout = max(0.05, min(MATH_TIMEOUT_S, budget.remaining()))
         verdicts = check_math_many(
             gold=problem.answer,
             preds=texts,
             require_anchor=opts.require_anchor,
             timeout_s=timeout,
-            pool=opts.math_pool,
+            pool=pool,
         )
         return [math_reward(v) for v in verdicts]
 
@@ -109,6 +117,18 @@ def _code_task(problem: CodeProblem, text: str, opts: RewardOptions) -> Callable
         return [code_reward(verdict, partial_credit=opts.partial_credit)]
 
     return run
+
+
+def _start_sandbox() -> None:
+    """Start the process-wide sandbox pool before the batch's deadline begins (its containers take
+    seconds to start). A failure is left to the checks, which report it per item (sandbox_error)."""
+    from sandboxes.worker import InfraError
+    from verifier.code import default_sandbox  # lazily: math-only callers never import docker
+
+    try:
+        default_sandbox()
+    except InfraError as e:
+        log.warning("the sandbox pool cannot start: %s", e)
 
 
 def _guarded(task: Callable[[], list[RewardResult]], kind: str, n: int) -> list[RewardResult]:
@@ -158,9 +178,12 @@ def score_batch(
     cannot be read (the caller's bug, not the model's).
     """
     opts = options or RewardOptions()
-    deadline = time.monotonic() + opts.deadline_s
     problems = [as_problem(p, bank=bank) for p, _ in items]
-    texts = [completion_text(c) for _, c in items]
+    texts = [strip_end_tokens(completion_text(c), opts.end_tokens) for _, c in items]
+    if opts.sandbox is None and any(isinstance(p, CodeProblem) for p in problems):
+        _start_sandbox()
+    pool = opts.math_pool or default_pool()
+    budget = pool.budget(opts.deadline_s)  # from here on; not running while math workers start
 
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     tasks: list[tuple[list[int], str, Callable[[], list[RewardResult]]]] = []
@@ -172,7 +195,8 @@ def score_batch(
     for indexes in groups.values():
         problem = problems[indexes[0]]
         assert isinstance(problem, MathProblem)
-        tasks.append((indexes, "math", _math_task(problem, [texts[i] for i in indexes], opts, deadline)))
+        math = _math_task(problem, [texts[i] for i in indexes], opts, pool, budget)
+        tasks.append((indexes, "math", math))
 
     results: list[RewardResult | None] = [None] * len(items)
     if tasks:
@@ -180,9 +204,11 @@ def score_batch(
             [partial(_guarded, task, kind, len(idx)) for idx, kind, task in tasks],
             min(opts.workers, len(tasks)),
         )
-        done, _ = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        pending = set(futures)
+        while pending and (remaining := budget.remaining()) > 0:
+            _, pending = wait(pending, timeout=remaining)
         for future, (idx, kind, _task) in zip(futures, tasks, strict=True):
-            if future in done:
+            if future not in pending:
                 for i, r in zip(idx, future.result(), strict=True):
                     results[i] = r
             else:
