@@ -25,14 +25,15 @@ from typing import Any, Protocol
 
 import docker
 from docker.errors import DockerException, ImageNotFound
+from pydantic import ValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from sandboxes.image import RUNNER_IMAGE
-from sandboxes.profile import ContainerLimits
+from sandboxes.profile import UID_BLOCK, UID_RANGE, ContainerLimits
 from sandboxes.protocol import Job, JobResult, parse_result_channel
 from sandboxes.reaper import SESSION, owner_labels, reap_orphans, remove_session
 from sandboxes.slots import Lease, Slots
-from sandboxes.worker import AnswerTimeout, ContainerDied, InfraError, Worker
+from sandboxes.worker import AnswerTimeout, ContainerBroken, ContainerDied, InfraError, Worker
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,32 @@ def _cgroup_cpu_quota(path: str = "/sys/fs/cgroup/cpu.max") -> int | None:
     except (IndexError, ValueError, ZeroDivisionError):
         log.warning("unreadable CPU quota %r in %s: ignored", text.strip(), path)
         return None
+
+
+class UidBlocks:
+    """Each container's block of job uids: random in a range of ~500,000 blocks (so containers of
+    other processes on this host collide with odds of about one in 30,000 per pair of 16-container
+    pools), and never one that a live container of this process holds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: set[int] = set()
+
+    def take(self) -> int:
+        blocks = (UID_RANGE[1] - UID_RANGE[0]) // UID_BLOCK
+        with self._lock:
+            while True:
+                base = UID_RANGE[0] + secrets.randbelow(blocks) * UID_BLOCK
+                if base not in self._held:
+                    self._held.add(base)
+                    return base
+
+    def give_back(self, base: int) -> None:
+        with self._lock:
+            self._held.discard(base)
+
+
+UID_BLOCKS = UidBlocks()  # one per process: every pool's containers draw from it
 
 
 def default_size() -> int:
@@ -202,9 +229,14 @@ class SandboxPool:
     # ------------------------------------------------------------ jobs
 
     def run(self, job: Job) -> JobResult:
+        """Run a job. A container that fails during the job is replaced and the job run once more
+        on a fresh one; if it breaks that one too, the job did it: ``container_broken``, the
+        candidate's fault. ``sandbox_error`` only for what no job can cause (no engine, no image,
+        containers that cannot start)."""
         payload: dict[str, Any] = {**job.model_dump(), "op": "run", "id": secrets.token_hex(4)}
         started = time.perf_counter()
         attempt_no = 0
+        broken: list[str] = []
         try:
             for attempt in Retrying(
                 retry=retry_if_exception_type(InfraError),
@@ -215,7 +247,19 @@ class SandboxPool:
                 with attempt:
                     attempt_no = attempt.retry_state.attempt_number
                     self.start()  # a no-op once started; an unreachable engine is an InfraError
-                    result = self._run_once(payload, job.timeout_s)
+                    try:
+                        result = self._run_once(payload, job)
+                    except ContainerBroken as e:
+                        broken.append(str(e))
+                        if len(broken) >= 2:
+                            self.stats["container_broken"] += 1
+                            result = JobResult(
+                                outcome="container_broken",
+                                error="; ".join(broken)[:2000],
+                                attempts=attempt_no,
+                            )
+                        else:
+                            raise
         except InfraError as e:
             self.stats["sandbox_error"] += 1
             return JobResult(outcome="sandbox_error", error=str(e), attempts=attempt_no)
@@ -227,12 +271,15 @@ class SandboxPool:
         with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sandbox-job") as ex:
             return list(ex.map(self.run, jobs))
 
-    def _run_once(self, payload: dict[str, Any], timeout_s: float) -> JobResult:
+    def _run_once(self, payload: dict[str, Any], job: Job) -> JobResult:
+        timeout_s = job.timeout_s
         lease, worker = self._acquire(timeout_s)
         recycle = True
         try:
             try:
-                answer = worker.request(payload, timeout=timeout_s + HOST_SLACK_S)
+                # The answer holds the result channel (<= 6x the budget + 64 KiB) and output excerpts.
+                limit = 8 * job.output_limit + (1 << 20)
+                answer = worker.request(payload, timeout=timeout_s + HOST_SLACK_S, max_bytes=limit)
             except AnswerTimeout:
                 self.stats["no_answer"] += 1
                 return JobResult(outcome="timeout", error="the fork server did not answer; container killed")
@@ -241,8 +288,8 @@ class SandboxPool:
                     return JobResult(outcome="oom_killed", error=str(e))
                 self.stats["infra_retry"] += 1
                 raise
-            if "error" in answer:
-                raise InfraError(f"fork server error: {answer['error']}")
+            if "error" in answer or not isinstance(answer.get("token"), str):
+                raise ContainerBroken(f"fork server error: {str(answer.get('error'))[:500]}")
             worker.jobs += 1
             recycle = bool(answer.get("recycle"))
             if not recycle and worker.jobs >= self.recycle_after:
@@ -250,7 +297,10 @@ class SandboxPool:
                 recycle = True
             if answer.get("recycle"):
                 self.stats["recycled"] += 1  # after a timeout, kill, crash or leftovers
-            return self._result(answer, recycle)
+            try:
+                return self._result(answer, recycle)
+            except ValidationError as e:
+                raise ContainerBroken(f"fork server sent a malformed answer: {str(e)[:500]}") from e
         finally:
             self._release(lease, worker, recycle)
 
@@ -258,7 +308,7 @@ class SandboxPool:
     def _result(answer: dict[str, Any], recycled: bool) -> JobResult:
         # The fork server made the job's token only after handing the job over; it checks nothing itself:
         # only lines carrying it count, and only if the "done" marker ends them.
-        records, finished, forged = parse_result_channel(answer.get("result", ""), answer["token"])
+        records, finished, forged = parse_result_channel(str(answer.get("result", "")), answer["token"])
         return JobResult(
             outcome=answer["outcome"],
             exit_code=answer.get("exit_code"),
@@ -279,7 +329,12 @@ class SandboxPool:
     # ------------------------------------------------------------ workers
 
     def _new_worker(self) -> Worker:
-        worker = Worker(self.client, self.image, self.labels, self.limits, self.runtime)
+        uid_base = UID_BLOCKS.take()
+        try:
+            worker = Worker(self.client, self.image, self.labels, self.limits, self.runtime, uid_base)
+        except BaseException:
+            UID_BLOCKS.give_back(uid_base)
+            raise
         with self._lock:
             if self._closed:
                 closed = True
@@ -343,6 +398,7 @@ class SandboxPool:
     def _close_worker(self, worker: Worker) -> None:
         try:
             worker.close()
+            UID_BLOCKS.give_back(worker.uid_base)
         except (DockerException, OSError) as e:
             self.stats["close_errors"] += 1
             log.warning("could not remove container %s: %s", worker.id[:12], e)

@@ -6,7 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-Outcome = Literal["exited", "timeout", "output_limit", "signaled", "oom_killed", "sandbox_error"]
+from sandboxes.runner.codec import loads_bounded
+
+# container_broken: the job broke two fresh containers in a row (the candidate's doing, not ours).
+Outcome = Literal[
+    "exited", "timeout", "output_limit", "signaled", "oom_killed", "container_broken", "sandbox_error"
+]
+RECORD_DEPTH = 256  # the harness nests values at most 100 deep, tagged: far below this
 
 
 class Job(BaseModel):
@@ -67,9 +73,8 @@ class JobResult(BaseModel):
 
 
 def parse_result_channel(text: str, token: str) -> tuple[list[dict[str, Any]], bool, int]:
-    """Token-carrying records, whether the "done" marker ended them, and the count of other lines."""
-    import json
-
+    """Token-carrying records, whether the "done" marker ended them, and the count of other lines.
+    Every line is parsed bounded in depth: a hostile one is counted as forged, never raised."""
     records: list[dict[str, Any]] = []
     forged = 0
     prefix = token + " "
@@ -78,7 +83,7 @@ def parse_result_channel(text: str, token: str) -> tuple[list[dict[str, Any]], b
             forged += 1
             continue
         try:
-            record = json.loads(line[len(prefix) :])
+            record = loads_bounded(line[len(prefix) :], max_bytes=len(line), max_depth=RECORD_DEPTH)
         except ValueError:
             forged += 1
             continue

@@ -14,7 +14,8 @@ from typing import Any
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
-from sandboxes.profile import ContainerLimits, hardened_config
+from sandboxes.profile import UID_RANGE, ContainerLimits, create_container, hardened_config
+from sandboxes.runner.codec import loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,14 @@ class InfraError(Exception):
     """The sandbox itself failed (engine unreachable, container gone): retried, never a verdict."""
 
 
-class ContainerDied(InfraError):
+class ContainerBroken(InfraError):
+    """A started container failed during a job (it died, or its fork server answered nonsense):
+    retried once on a fresh container; if the job breaks that one too, it is the job's doing."""
+
+
+class ContainerDied(ContainerBroken):
+    """The container's stream ended (it died, or was killed)."""
+
     def __init__(self, message: str, oom_killed: bool):
         super().__init__(message)
         self.oom_killed = oom_killed
@@ -43,8 +51,10 @@ class Worker:
         labels: dict[str, str],
         limits: ContainerLimits,
         runtime: str | None = None,
+        uid_base: int = UID_RANGE[0],
     ):
         self.jobs = 0
+        self.uid_base = uid_base
         self._client = client
         self._container: Any = None
         self._response_sock: Any = None
@@ -53,7 +63,8 @@ class Worker:
         self._line = b""
         self.stderr = b""
         try:
-            self._container = client.containers.create(**hardened_config(image, labels, limits, runtime))
+            config = hardened_config(image, labels, limits, runtime, uid_base)
+            self._container = create_container(client, config)
             # Attach before start so nothing the server writes is missed.
             self._response_sock = self._container.attach_socket(
                 params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -83,7 +94,8 @@ class Worker:
     def id(self) -> str:
         return str(self._container.id) if self._container is not None else ""
 
-    def request(self, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(self, payload: dict[str, Any], timeout: float, max_bytes: int = 1 << 20) -> dict[str, Any]:
+        """Send one line, read one line of at most ``max_bytes`` (bounded in size and depth)."""
         if self._sock is None:
             raise InfraError("worker is closed")
         try:
@@ -92,14 +104,16 @@ class Worker:
             raise self._died(f"cannot send to the fork server: {e}") from e
         deadline = time.monotonic() + timeout
         while b"\n" not in self._line:
+            if len(self._line) > max_bytes:
+                raise ContainerBroken(f"the fork server's answer exceeds {max_bytes} bytes")
             self._read_frame(deadline)
         line, _, self._line = self._line.partition(b"\n")
         try:
-            answer = json.loads(line)
+            answer = loads_bounded(line, max_bytes, max_depth=8)
         except ValueError as e:
-            raise InfraError(f"fork server sent a malformed line: {line[:200]!r}") from e
+            raise ContainerBroken(f"fork server sent a malformed line: {line[:200]!r} ({e})") from e
         if not isinstance(answer, dict):
-            raise InfraError(f"fork server sent {answer!r}")
+            raise ContainerBroken(f"fork server sent {str(answer)[:200]!r}")
         return answer
 
     def _read_frame(self, deadline: float) -> None:
