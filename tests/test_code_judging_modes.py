@@ -4,6 +4,7 @@ a trusted checker's per-case verdict, the schema's new fields, and the job they 
 from __future__ import annotations
 
 import builtins
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from pydantic import ValidationError
 
 from sandboxes.protocol import JobResult
 from verifier.banks.loader import load_bank
+from verifier.code.check import check_code
 from verifier.code.judge import judge
 from verifier.code.program import METHOD_SHIM, job_for, method_entry, with_challenge
-from verifier.code.selfcheck import SILENT_PROGRAM, mutant_for, return_none_mutant
+from verifier.code.selfcheck import SILENT_PROGRAM, mutant_for, return_none_mutant, selfcheck_code_problem
 from verifier.code.stdio_compare import Comparison, mismatch, mismatch_any, numbers_close
 from verifier.code.verdict import CodeStatus
 from verifier.schema import AssertTests, CodeLimits, CodeProblem, IOTests
@@ -360,3 +362,156 @@ def test_call_case_alternatives(value: Any, passed: bool) -> None:
     assert verdict.correct is passed
     if not passed:
         assert "expected 6, got" in verdict.reason  # the primary value is the one named
+
+
+# ---------------------------------------------------------------- the real sandbox
+
+JUDGING_BANK = Path(__file__).resolve().parent / "data" / "stdio_judging_bank.jsonl"
+
+
+def _bank_problem(problem_id: str) -> CodeProblem:
+    problem = load_bank(JUDGING_BANK).by_id()[problem_id]
+    assert isinstance(problem, CodeProblem)
+    return problem
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    "problem_id",
+    ["judging-float-mean", "judging-any-divisor", "judging-yes-no-any-case", "judging-case-time-limit"],
+)
+def test_judging_bank_self_check(sandbox_pool: Any, problem_id: str) -> None:
+    assert selfcheck_code_problem(_bank_problem(problem_id), sandbox=sandbox_pool) == []
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_checker_bank_self_check(sandbox_pool: Any) -> None:
+    """Needs the runner to run the checker (H3's side of item 7)."""
+    assert selfcheck_code_problem(_bank_problem("judging-checker-derangement"), sandbox=sandbox_pool) == []
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    "problem_id,program,status,reason",
+    [
+        (
+            "judging-float-mean",
+            "n = int(input()); xs = list(map(int, input().split())); print(f'{sum(xs) / n:.7f}')",
+            CodeStatus.PASS,
+            "3/3 cases passed",
+        ),
+        (
+            "judging-float-mean",
+            "input(); input(); print(2.34)",
+            CodeStatus.WRONG,
+            "token 1: expected '2.333333'",
+        ),
+        (
+            "judging-any-divisor",
+            "n = int(input()); print(next((n // d for d in range(2, n) if n % d == 0), -1))",
+            CodeStatus.PASS,
+            "4/4 cases passed",
+        ),
+        ("judging-any-divisor", "print(1)", CodeStatus.WRONG, "0/4 cases passed"),
+        (
+            "judging-yes-no-any-case",
+            "print('yEs' if int(input()) % 2 == 0 else 'nO')",
+            CodeStatus.PASS,
+            "3/3",
+        ),
+        ("judging-yes-no-any-case", "print('Y' if int(input()) % 2 == 0 else 'N')", CodeStatus.WRONG, "0/3"),
+    ],
+)
+def test_candidates_under_each_mode(
+    sandbox_pool: Any, problem_id: str, program: str, status: CodeStatus, reason: str
+) -> None:
+    verdict = check_code(
+        problem=_bank_problem(problem_id), completion=f"```python\n{program}\n```", sandbox=sandbox_pool
+    )
+    assert verdict.status is status, verdict.reason
+    assert reason in verdict.reason
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    "program,status,reason",
+    [
+        (
+            "n = int(input()); print(*range(n, 0, -1)) if n % 2 == 0 else print(*[*range(2, n + 1), 1])",
+            CodeStatus.PASS,
+            "3/3",
+        ),
+        (
+            "print(*range(1, int(input()) + 1))",
+            CodeStatus.WRONG,
+            "wrong answer (checker): position 1 is fixed",
+        ),
+        ("print('hello')", CodeStatus.WRONG, "wrong answer (checker)"),
+        (
+            "raise SystemExit(3)",
+            CodeStatus.RUNTIME_ERROR,
+            "exit code 3",
+        ),  # the candidate's exit, not the checker's
+    ],
+)
+def test_checker_judges_candidates(sandbox_pool: Any, program: str, status: CodeStatus, reason: str) -> None:
+    """Needs the runner to run the checker (H3's side of item 7)."""
+    problem = _bank_problem("judging-checker-derangement")
+    verdict = check_code(problem=problem, completion=f"```python\n{program}\n```", sandbox=sandbox_pool)
+    assert verdict.status is status, verdict.reason
+    assert reason in verdict.reason
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_a_broken_checker_is_undecided_not_wrong(sandbox_pool: Any) -> None:
+    """Needs the runner to run the checker (H3's side of item 7)."""
+    problem = _bank_problem("judging-checker-derangement")
+    assert isinstance(problem.tests, IOTests)
+    broken = problem.model_copy(
+        update={
+            "tests": problem.tests.model_copy(
+                update={"checker": "print('jury answer unreadable')\nraise SystemExit(3)\n"}
+            )
+        }
+    )
+    verdict = check_code(problem=broken, completion="```python\nprint(2, 1)\n```", sandbox=sandbox_pool)
+    assert (verdict.status, verdict.rule) == (CodeStatus.SANDBOX_ERROR, "checker_error")
+    assert "checker failed: exit 3: jury answer unreadable" in verdict.reason
+
+
+SLOW_CASES = {
+    "id": "slow",
+    "kind": "code",
+    "prompt": "Echo the number.",
+    "tests": {"style": "stdio", "cases": [{"stdin": f"{k}\n", "stdout": f"{k}\n"} for k in range(6)]},
+    "limits": {"timeout_s": 20, "case_timeout_s": 2},
+}
+SLOW = "import time\nk = int(input())\ntime.sleep(3 if k == {slow} else 1)\nprint(k)\n"
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_per_case_limit_with_a_job_cap(sandbox_pool: Any) -> None:
+    """Six cases of about 1 s each pass under a 2 s per-case limit and a 20 s cap, which a 2 s limit
+    for the whole job would not allow; one case taking 3 s times out (needs H3's runner)."""
+    ok = check_code(
+        problem=SLOW_CASES, completion=f"```python\n{SLOW.format(slow=-1)}\n```", sandbox=sandbox_pool
+    )
+    assert ok.status is CodeStatus.PASS, ok.reason
+    whole = {**SLOW_CASES, "limits": {"timeout_s": 2}}
+    assert (
+        check_code(
+            problem=whole, completion=f"```python\n{SLOW.format(slow=-1)}\n```", sandbox=sandbox_pool
+        ).status
+        is CodeStatus.TIMEOUT
+    )
+    one_slow = check_code(
+        problem=SLOW_CASES, completion=f"```python\n{SLOW.format(slow=4)}\n```", sandbox=sandbox_pool
+    )
+    assert one_slow.status is CodeStatus.TIMEOUT, one_slow.reason
+    assert [t.passed for t in one_slow.tests] == [True, True, True, True, False, True]
