@@ -274,3 +274,15 @@ def test_broken_challenge_tests_fail_the_self_check(sandbox_pool: Any, tmp_path:
     )
     (message,) = selfcheck_code_problem(broken, sandbox=sandbox_pool)
     assert "reference solution does not pass: wrong: assertion failed" in message
+
+
+def test_a_multi_line_string_in_a_test_keeps_its_meaning(tmp_path: Path) -> None:
+    src = tmp_path / "src.jsonl"
+    test = 'assert f("""a\nb""") == "a\\nb"'  # indenting it would put spaces into the string
+    src.write_text(_mbpp(code="def f(x):\n    return x", test_list=[test, "assert f(\n    1) == 1"]) + "\n")
+    (problem,) = convert("mbpp", src)[0]
+    assert isinstance(problem.tests, AssertTests)
+    namespace: dict[str, Any] = {"f": lambda x: x}
+    exec(problem.tests.code, namespace)
+    namespace["check"](namespace["f"])
+    assert "    assert f(\n        1) == 1" in problem.tests.code

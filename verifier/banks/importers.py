@@ -215,13 +215,29 @@ def _parsed(code: str, field: str) -> str:
 
 
 def _check_module(asserts: list[str], field: str) -> str:
+    """``def check(candidate):`` with the asserts as its body, each one meaning what it meant alone."""
+    body = []
     for k, line in enumerate(asserts):
         try:
-            ast.parse(line)
+            alone = ast.dump(ast.parse(line))
         except SyntaxError as e:
             raise SourceError(f"{field}.{k}", f"not valid Python: {e.msg}") from None
-    body = "\n".join("    " + line.replace("\n", "\n    ") for line in asserts)
-    return f"def check(candidate):\n{body}\n"
+        indented = "    " + line.replace("\n", "\n    ")
+        # Indenting a multi-line string literal would change it: such a test runs as it was written.
+        body.append(indented if _body_dump(indented) == alone else f"    exec({line!r}, globals())")
+    return "def check(candidate):\n" + "\n".join(body) + "\n"
+
+
+def _body_dump(indented: str) -> str | None:
+    try:
+        function = ast.parse(f"def check(candidate):\n{indented}\n").body[0]
+    except SyntaxError:
+        return None
+    return (
+        ast.dump(ast.Module(body=function.body, type_ignores=[]))
+        if isinstance(function, ast.FunctionDef)
+        else None
+    )
 
 
 _BUILTINS = frozenset(dir(builtins))
