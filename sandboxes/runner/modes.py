@@ -66,7 +66,8 @@ def run_job(job: dict[str, Any], report: Reporter, candidate: CandidateProcess, 
             ctx.job_deadline,
         )
         if not load.get("ready"):
-            report.emit({k: load.get(k) for k in ("phase", "error", "message", "traceback") if k in load})
+            keys = ("phase", "error", "message", "traceback", "memory_limit")
+            report.emit({k: load.get(k) for k in keys if k in load})
             ended = True
         else:
             candidate.names = {str(n) for n in load.get("names", [])}
@@ -172,7 +173,10 @@ def _ask(ctx: Context, head: dict[str, Any], args: tuple[Any, ...], kwargs: dict
     if "bad_value" in reply:
         raise BadValue(str(reply["bad_value"]))
     if "error" in reply:
-        raise codec.rebuild_exception(str(reply.get("error")), str(reply.get("message", "")))
+        exc = codec.rebuild_exception(str(reply.get("error")), str(reply.get("message", "")))
+        if isinstance(exc, MemoryError):
+            exc.memory_limit = bool(reply.get("memory_limit"))  # type: ignore[attr-defined]
+        raise exc
 
     def resolve(tag: str, body: Any) -> Any:
         if tag != "ref":
@@ -274,6 +278,7 @@ def _run_call(ctx: Context) -> None:
             error = {
                 "error": str(reply.get("error", "Error"))[:100],
                 "message": str(reply.get("message", ""))[:500],
+                "memory_limit": bool(reply.get("memory_limit")),
             }
             ctx.report.emit({"case": i, **error, "seconds": seconds})
 

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from sandboxes.pool import Sandbox, SandboxPool
 from sandboxes.protocol import Job, JobResult
 from sandboxes.worker import InfraError
@@ -62,30 +64,49 @@ def check_code_many(
     """Many (problem, completion) pairs at once, run concurrently on the pool; order is kept.
 
     ``raw_code``: the completions are programs already (reference solutions), not model output.
+    Never raises: a problem that does not validate, or a failure of our own while preparing or
+    judging one item, is that item's ``sandbox_error`` verdict (undecided, never the answer's fault).
     """
-    problems = [as_problem(p) for p, _ in items]
-    codes = [c if raw_code else extract_code(strip_end_tokens(c), extraction) for _, c in items]
-    pending = [
-        (i, job_for(p, c)) for i, (p, c) in enumerate(zip(problems, codes, strict=True)) if c is not None
-    ]
-    results: dict[int, JobResult] = {}
-    if pending:
+    verdicts: list[CodeVerdict | None] = [None] * len(items)
+    pending: list[tuple[int, CodeProblem, str, Job]] = []
+    for i, (raw_problem, completion) in enumerate(items):
         try:
-            box = sandbox or default_sandbox()
-        except InfraError as e:
-            failed = JobResult(outcome="sandbox_error", error=str(e), attempts=0)
-            results = {i: failed for i, _ in pending}
-        else:
-            jobs: list[Job] = [job for _, job in pending]
-            results = dict(zip((i for i, _ in pending), box.run_many(jobs), strict=True))
-    verdicts = []
-    for i, (problem, code) in enumerate(zip(problems, codes, strict=True)):
-        if code is None:
-            verdicts.append(
-                CodeVerdict(
+            problem = as_problem(raw_problem)
+            code = completion if raw_code else extract_code(strip_end_tokens(completion), extraction)
+            if code is None:
+                verdicts[i] = CodeVerdict(
                     status=CodeStatus.NO_CODE, reason="no code found in the completion", rule="extract"
                 )
+                continue
+            pending.append((i, problem, code, job_for(problem, code)))
+        except (ValidationError, TypeError, ValueError, AttributeError) as e:
+            verdicts[i] = _undecided(
+                f"cannot prepare the job: {type(e).__name__}: {str(e)[:500]}", "bad_input"
             )
-        else:
-            verdicts.append(judge(results[i], problem.tests, code))
-    return verdicts
+    results = _run_all([job for *_, job in pending], sandbox)
+    for (i, problem, code, _job), result in zip(pending, results, strict=True):
+        try:
+            verdicts[i] = judge(result, problem.tests, code)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+            verdicts[i] = _undecided(
+                f"cannot judge the sandbox's report: {type(e).__name__}: {e}", "judge_error"
+            )
+    return [v if v is not None else _undecided("no verdict", "internal") for v in verdicts]
+
+
+def _run_all(jobs: list[Job], sandbox: Sandbox | None) -> list[JobResult]:
+    if not jobs:
+        return []
+    try:
+        box = sandbox or default_sandbox()
+        results = box.run_many(jobs)
+    except InfraError as e:
+        return [JobResult(outcome="sandbox_error", error=str(e), attempts=0)] * len(jobs)
+    if len(results) != len(jobs):
+        failed = JobResult(outcome="sandbox_error", error=f"{len(results)} results for {len(jobs)} jobs")
+        return [failed] * len(jobs)
+    return results
+
+
+def _undecided(reason: str, rule: str) -> CodeVerdict:
+    return CodeVerdict(status=CodeStatus.SANDBOX_ERROR, reason=reason[:1000], rule=rule)

@@ -1,31 +1,42 @@
 """Decide a verdict from what the sandbox reported. Pure: no Docker here.
 
 Expected outputs never left the host: stdio outputs are compared here after normalising
-whitespace, call-style return values (plain JSON made inside the sandbox) with type-strict equality.
+whitespace, call-style return values (tagged values rebuilt here by ``sandboxes.runner.codec``,
+bounded in depth) with ``json_equal``.
 
-Memory: the container's OOM kill and a ``MemoryError`` that ends the whole job (loading the program,
-an assert-style ``check()``, the harness itself, or one that left the harness unable to finish) are
-``oom``. A ``MemoryError`` raised by one call-style case fails only that case (``raised
-MemoryError``), like a stdio case that dies of one, so the other cases still count: a candidate
-raising it for a single input is not proof that the job hit the memory limit.
+Memory: ``oom`` is the container's OOM kill, or a ``MemoryError`` that the runner saw at the
+address-space limit (``"memory_limit": true``: the process's peak size was near it) and that ended
+the whole job. A ``MemoryError`` the candidate raised itself, far from the limit, is an ordinary
+exception (``runtime_error``). One raised by one call-style case fails only that case.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import signal
 from typing import Any
 
 from sandboxes.protocol import JobResult
+from sandboxes.runner.codec import decode
 from verifier.code.stdio_compare import comparison_for, mismatch_any
 from verifier.code.verdict import CodeStatus, CodeVerdict, TestResult
 from verifier.schema import AssertTests, CallTests, CodeTests, IOCase, IOTests
 
 EXCERPT = 2000
+DICT_TYPES = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
 
 
 def json_equal(expected: Any, actual: Any) -> bool:
-    """Type-strict equality of plain JSON values: 1 != 1.0 != True; floats within 1e-9 relative."""
+    """A JSON expected value against a rebuilt return value, as Python compares them but strict
+    about scalar types (1 != 1.0 != True; floats within 1e-9 relative): JSON has no tuples, so a
+    tuple equals a list, and a ``dict`` subclass from ``collections`` (Counter, OrderedDict,
+    defaultdict) equals an object, as ``==`` says in Python. Anything else JSON cannot express
+    (sets, bytes, deques, Fractions...) never equals a JSON value."""
+    if isinstance(expected, list) and type(actual) is tuple:
+        actual = list(actual)
+    if isinstance(expected, dict) and type(actual) in DICT_TYPES:
+        actual = dict(actual)
     if type(expected) is not type(actual):
         return False
     if isinstance(expected, float):
@@ -64,7 +75,7 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
     errors = [r for r in result.records if r.get("phase") in ("compile", "program", "harness")]
     if errors:
         e = errors[0]
-        if e.get("error") == "MemoryError":
+        if e.get("error") == "MemoryError" and (e.get("memory_limit") or e["phase"] == "harness"):
             where = "in the test harness" if e["phase"] == "harness" else "while defining the program"
             return verdict(CodeStatus.OOM, f"MemoryError (address-space limit) {where}", "memory_error")
         if e["phase"] == "harness":
@@ -73,7 +84,7 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
             )
         return verdict(CodeStatus.RUNTIME_ERROR, f"{e['phase']} failed: {_err(e)}", f"{e['phase']}_error")
     if not result.finished:
-        if any(r.get("error") == "MemoryError" for r in result.records):
+        if any(r.get("error") == "MemoryError" and r.get("memory_limit") for r in result.records):
             return verdict(
                 CodeStatus.OOM,
                 "MemoryError (address-space limit), and the test harness could not finish",
@@ -88,7 +99,7 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
         )
     if isinstance(tests, AssertTests):
         test = next((r for r in result.records if r.get("phase") == "test"), None)
-        if test is not None and test.get("error") == "MemoryError":  # check() is the whole test run
+        if test is not None and test.get("error") == "MemoryError" and test.get("memory_limit"):
             return verdict(
                 CodeStatus.OOM, "MemoryError (address-space limit) during the tests", "memory_error"
             )
@@ -110,12 +121,26 @@ def _infrastructure_and_limits(result: JobResult) -> tuple[CodeStatus, str, str]
             f"sandbox failure after {result.attempts} attempt(s): {result.error}",
             "infra",
         )
+    if result.outcome == "container_broken":
+        return (
+            CodeStatus.RUNTIME_ERROR,
+            f"the program broke its sandbox container, twice (each time a fresh one): {result.error[:300]}",
+            "container_broken",
+        )
     if result.outcome == "timeout":
         return CodeStatus.TIMEOUT, f"wall-clock deadline exceeded ({result.wall_s:.1f} s)", "wall_clock"
+    late = next((r for r in result.records if r.get("timeout") is True), None)
+    if late is not None:
+        where = f"case {late['case']}" if "case" in late else "the tests"
+        seconds = late.get("seconds")
+        took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+        return CodeStatus.TIMEOUT, f"{where} exceeded its time limit{took}", "case_time_limit"
     if result.outcome == "output_limit" or any(r.get("output_limit") for r in result.records):
         return CodeStatus.OUTPUT_LIMIT, "output byte budget exceeded; the job was killed", "output_budget"
     if result.outcome == "oom_killed":
         return CodeStatus.OOM, "the container ran out of memory", "container_oom"
+    if result.oom_kills:
+        return CodeStatus.OOM, "killed by the kernel's OOM killer (container memory limit)", "oom_kill"
     if result.outcome == "signaled":
         sig = result.signal or 0
         if sig == signal.SIGXCPU:
@@ -155,11 +180,13 @@ def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> Test
         return TestResult(index, False, f"raised {_err(record)}", seconds)
     if "bad_value" in record:
         return TestResult(index, False, f"wrong type: {record['bad_value']}", seconds)
-    if json_equal(expected, record.get("value")):
+    try:
+        actual = decode(record.get("value"))
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        return TestResult(index, False, f"wrong type: malformed value ({str(e)[:100]})", seconds)
+    if json_equal(expected, actual):
         return TestResult(index, True, "", seconds)
-    return TestResult(
-        index, False, f"expected {_short(expected)}, got {_short(record.get('value'))}", seconds
-    )
+    return TestResult(index, False, f"expected {_short(expected)}, got {_short(actual)}", seconds)
 
 
 def _first_pass(results: list[TestResult]) -> TestResult:
@@ -227,7 +254,10 @@ def _err(record: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # deep values; ints past the str-conversion limit
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 120 else text[:117] + "..."
 
 
