@@ -55,6 +55,7 @@ CASES = [
     ("lhs", "0", r"\boxed{x-5 = 0}", False),
     ("lhs", "4", r"\boxed{x^2 = 4}", False),
     ("lhs", "5", r"\boxed{|PQ|^2 = 5}", False),
+    ("lhs", "x + y = 5", r"\boxed{5}", False),  # a gold equation is not its right side
     # 5. chained inequalities are intervals
     ("chain", "[-3,4]", r"\boxed{-3 \le x \le 4}", True),
     ("chain", "(1,2)", r"\boxed{1<x<2}", True),

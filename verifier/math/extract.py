@@ -55,6 +55,8 @@ _NOT_PROSE = re.compile(
     re.IGNORECASE,
 )
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_MATH_OPENERS = frozenset("$\\")
+_SENTENCE_END = re.compile(r"\.(?:\s|$)")
 _EMPTY_BOX = re.compile(r"^(?:\\phantom\{[^{}]*\}|\s)*$")
 
 
@@ -110,15 +112,16 @@ def _after_anchor(text: str, start: int) -> str:
     """The answer that follows an anchor phrase: a math span, else the rest of the sentence; in a
     sentence of prose ("The smallest $k$ is 12"), what follows its last verb."""
     rest = text[start : start + 2000]
-    for left, right in _MATH_DELIMS:
-        if rest.startswith(left):
-            end = rest.find(right, len(left))
-            while end > 0 and right == "$" and rest[end - 1] == "\\":  # "\$36" is a dollar sign
-                end = rest.find(right, end + 1)
-            if end > 0 and not _VERB.match(rest, end + len(right)):  # "$k$ is 12": $k$ is a name
-                return rest[len(left) : end]
+    if rest[:1] in _MATH_OPENERS:
+        for left, right in _MATH_DELIMS:
+            if rest.startswith(left):
+                end = rest.find(right, len(left))
+                while end > 0 and right == "$" and rest[end - 1] == "\\":  # "\$36" is a dollar sign
+                    end = rest.find(right, end + 1)
+                if end > 0 and not _VERB.match(rest, end + len(right)):  # "$k$ is 12": $k$ is a name
+                    return rest[len(left) : end]
     line = rest.split("\n", 1)[0]
-    sentence = re.split(r"\.(?:\s|$)", line, maxsplit=1)[0]
+    sentence = _SENTENCE_END.split(line, maxsplit=1)[0]
     return _value_of(sentence.strip().rstrip(".").strip())
 
 

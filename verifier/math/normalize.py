@@ -30,6 +30,7 @@ _UNICODE = (
     ("·", "\\cdot "),
     ("√", "\\sqrt "),
 )
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _PHANTOM = re.compile(r"\\phantom\{[^{}]*\}")
 _SPACES = re.compile(r"\s+")
 _COMMANDS = re.compile(r"\\[a-zA-Z]+")
@@ -83,6 +84,8 @@ def strip_delimiters(text: str) -> str:
 @lru_cache(maxsize=8192)  # the gold answer is normalised once, not once per sample
 def normalize(text: str) -> str:
     """Canonical text of an answer: same value, fewer spellings. Keeps single spaces."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        return text  # most GSM answers: nothing below would change them
     s = strip_delimiters(text)
     s = s.replace("\\$", "").replace("$", "")
     s = _PHANTOM.sub("", s)

@@ -10,10 +10,11 @@ _OPEN = {"(": ")", "[": "]", "{": "}"}
 _MATRIX = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
 # What may stand on the left of ``=`` in an answer and be dropped: a name, not an expression. A name
 # is a letter (with a subscript) or a command (``\\alpha``); also a tuple of names ``(a, b)``, a
-# length or modulus of names ``|PQ|``, ``\\overline{AB}``, an angle ``\\angle ABC``, a function
-# at a name or a number ``f(2)``, ``f^{-1}(3)``, and a sum of names ``m+n`` ("find m+n"). Anything
-# with a digit outside a subscript or an argument is an equation to solve (``2x = 10``, ``x-5 = 0``)
-# and is never dropped.
+# length or modulus of names ``|PQ|``, ``\\overline{AB}``, an angle ``\\angle ABC``, and a function
+# at a name or a number ``f(2)``, ``f^{-1}(3)``. A sum of names ``m+n = 17`` ("find m+n") only in a
+# prediction: a gold ``x + y = 5`` is the equation of a line, not the number 5. Anything with a digit
+# outside a subscript or an argument is an equation to solve (``2x = 10``, ``x-5 = 0``) and is never
+# dropped.
 _NAME = r"(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:\{[a-zA-Z]+\})?)"
 _ARGUMENT = r"(?:-?\d+(?:\.\d+)?|\\frac\{-?\d+\}\{\d+\}|-?\d+/\d+|" + _NAME + r")"
 _SIMPLE_LHS = re.compile(
@@ -24,10 +25,10 @@ _SIMPLE_LHS = re.compile(
             r"\(\s*" + _NAME + r"(?:\s*,\s*" + _NAME + r")+\s*\)",
             r"\|\s*(?:" + _NAME + r"\s*)+\|",
             r"\\overline\{[A-Z]+\}|(?:m\s*)?\\angle\s*[A-Z]{1,3}|[A-Z]{2}",
-            _NAME + r"(?:\s*[+]\s*" + _NAME + r")+",
         )
     )
 )
+_SUM_LHS = re.compile(_NAME + r"(?:\s*[+]\s*" + _NAME + r")+")
 
 
 @dataclass(frozen=True)
@@ -154,12 +155,15 @@ def expand_pm(text: str) -> tuple[str, str] | None:
     return f"{parts[0]}+{parts[1]}", f"{parts[0]}-{parts[1]}"
 
 
-def strip_assignment(text: str) -> tuple[str, str] | None:
-    """``x = 3`` -> (``x``, ``3``), ``x \\in [2, 5)`` -> (``x``, ``[2, 5)``) when the left side is a lone
-    variable; None otherwise."""
+def strip_assignment(text: str, *, sums: bool = False) -> tuple[str, str] | None:
+    """``x = 3`` -> (``x``, ``3``), ``x \\in [2, 5)`` -> (``x``, ``[2, 5)``) when the left side is a name
+    (``_SIMPLE_LHS``; with ``sums``, also a sum of names); None otherwise."""
     parts = split_top_level(text, "=")
     if len(parts) == 1:
         parts = split_top_level(text, "\\in ")
-    if len(parts) != 2 or not parts[1] or not _SIMPLE_LHS.fullmatch(parts[0].replace(" ", "")):
+    if len(parts) != 2 or not parts[1]:
+        return None
+    lhs = parts[0].replace(" ", "")
+    if not (_SIMPLE_LHS.fullmatch(lhs) or (sums and _SUM_LHS.fullmatch(lhs))):
         return None
     return parts[0], parts[1]

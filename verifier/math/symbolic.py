@@ -27,6 +27,7 @@ _PRECISION = 60  # digits for numeric checks; far above any printed decimal we c
 # is not tried past 3,000 digits (an answer that large is left to simplify and the deadline).
 NUMERIC_MIN_DIGITS = 60
 NUMERIC_MAX_DIGITS = 3_000
+_APPROXIMATED = (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
 
 
 class ParseFailure(ValueError):
@@ -151,6 +152,8 @@ def _numerically_equal(g: Any, p: Any) -> bool:
     equality: a difference anywhere in the ``P`` digits leaves the decision to ``simplify``."""
     if g.free_symbols or p.free_symbols or (g.is_Rational and p.is_Rational) or g == 0 or p == 0:
         return False
+    if g.has(*_APPROXIMATED) or p.has(*_APPROXIMATED):
+        return False  # evaluated by quadrature or series: their digits are estimates, not exact
     digits = NUMERIC_MIN_DIGITS + 3 * (_cancellation_budget(g) + _cancellation_budget(p))
     if digits > NUMERIC_MAX_DIGITS:
         return False
