@@ -388,7 +388,6 @@ def test_judging_bank_self_check(sandbox_pool: Any, problem_id: str) -> None:
 @pytest.mark.docker
 @pytest.mark.timeout(300)
 def test_checker_bank_self_check(sandbox_pool: Any) -> None:
-    """Needs the runner to run the checker (H3's side of item 7)."""
     assert selfcheck_code_problem(_bank_problem("judging-checker-derangement"), sandbox=sandbox_pool) == []
 
 
@@ -459,7 +458,6 @@ def test_candidates_under_each_mode(
     ],
 )
 def test_checker_judges_candidates(sandbox_pool: Any, program: str, status: CodeStatus, reason: str) -> None:
-    """Needs the runner to run the checker (H3's side of item 7)."""
     problem = _bank_problem("judging-checker-derangement")
     verdict = check_code(problem=problem, completion=f"```python\n{program}\n```", sandbox=sandbox_pool)
     assert verdict.status is status, verdict.reason
@@ -469,7 +467,6 @@ def test_checker_judges_candidates(sandbox_pool: Any, program: str, status: Code
 @pytest.mark.docker
 @pytest.mark.timeout(300)
 def test_a_broken_checker_is_undecided_not_wrong(sandbox_pool: Any) -> None:
-    """Needs the runner to run the checker (H3's side of item 7)."""
     problem = _bank_problem("judging-checker-derangement")
     assert isinstance(problem.tests, IOTests)
     broken = problem.model_copy(
@@ -498,7 +495,7 @@ SLOW = "import time\nk = int(input())\ntime.sleep(3 if k == {slow} else 1)\nprin
 @pytest.mark.timeout(300)
 def test_per_case_limit_with_a_job_cap(sandbox_pool: Any) -> None:
     """Six cases of about 1 s each pass under a 2 s per-case limit and a 20 s cap, which a 2 s limit
-    for the whole job would not allow; one case taking 3 s times out (needs H3's runner)."""
+    for the whole job would not allow; one case taking 3 s times out, named in the reason."""
     ok = check_code(
         problem=SLOW_CASES, completion=f"```python\n{SLOW.format(slow=-1)}\n```", sandbox=sandbox_pool
     )
@@ -513,5 +510,5 @@ def test_per_case_limit_with_a_job_cap(sandbox_pool: Any) -> None:
     one_slow = check_code(
         problem=SLOW_CASES, completion=f"```python\n{SLOW.format(slow=4)}\n```", sandbox=sandbox_pool
     )
-    assert one_slow.status is CodeStatus.TIMEOUT, one_slow.reason
-    assert [t.passed for t in one_slow.tests] == [True, True, True, True, False, True]
+    assert (one_slow.status, one_slow.rule) == (CodeStatus.TIMEOUT, "case_time_limit"), one_slow.reason
+    assert one_slow.reason.startswith("case 4 exceeded its time limit")

@@ -73,7 +73,7 @@ def with_challenge(problem: CodeProblem) -> CodeProblem:
     return problem.model_copy(update={"tests": merged})
 
 
-METHOD_SHIM = "__verifier_entry"
+METHOD_SHIM = "_verifier_entry"  # one underscore: the runner does not offer "__" names for calls
 
 
 def method_entry(program: str, entry_point: str) -> tuple[str, str]:
