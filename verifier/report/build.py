@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from verifier.errors import InputError
 from verifier.pipeline.outputs import atomic_write
@@ -33,6 +38,28 @@ class Report:
     lines: tuple[str, ...]  # the text summary
     drift_exceeded: bool  # only ever True when Options.max_drift was given
     resample_bank: Path | None
+
+
+def _cached(embed: Embed, path: Path) -> Embed:
+    """Embeddings kept next to the report, keyed by the texts: rebuilding the report of a run (or of
+    another run on the same bank, with the same --out) skips the minute a 1,000-problem bank costs."""
+
+    def cached(texts: Sequence[str]) -> np.ndarray:
+        key = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
+        if path.is_file():
+            try:
+                with np.load(path) as data:
+                    if str(data["key"]) == key:
+                        return np.asarray(data["vectors"], dtype=np.float32)
+            except (OSError, ValueError, KeyError):  # a damaged cache is rebuilt, not an error
+                pass
+        vectors = embed(texts)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, key=np.array(key), vectors=vectors)
+        os.replace(tmp, path)
+        return vectors
+
+    return cached
 
 
 def _gate(d: Drift, max_drift: float | None) -> tuple[bool, str | None]:
@@ -89,6 +116,21 @@ def _plots(
     return {k: v for k, v in made.items() if v is not None}
 
 
+def _cost_line(c: CostRow) -> str:
+    parts = [f"cost {c.source}: {c.kept} kept of {c.chains}"]
+    if c.tokens == 0:
+        parts.append("no tokens recorded (completions made elsewhere)")
+    elif c.kept:
+        parts.append(
+            f"{c.tokens / c.kept:.1f} tokens and {c.gen_seconds / c.kept:.3f} s generation per kept chain"
+        )
+    if c.kept and c.token_cost is not None:
+        parts.append(f"{c.token_cost / c.kept:.6f} per kept chain (tokens)")
+    if c.kept and c.gpu_cost is not None:
+        parts.append(f"{c.gpu_cost / c.kept:.6f} per kept chain (GPU time)")
+    return ", ".join(parts)
+
+
 def _lines(
     run: RunDir, o: Outcomes, cov: Coverage, d: Drift, rows: list[CostRow], gate: str | None
 ) -> list[str]:
@@ -116,26 +158,7 @@ def _lines(
                 + ", ".join(f"{m.name} KL {m.kl:.3f}" for m in cmp.measures)
                 + f"; unigram entropy {cmp.measures[-1].entropy_kept:.2f} vs {cmp.measures[-1].entropy_reference:.2f} bits"
             )
-    for c in rows:
-        per = c.per_kept(c.tokens)
-        lines.append(
-            f"cost {c.source}: {c.kept} kept of {c.chains}"
-            + (
-                f", {per:.1f} tokens and {c.per_kept(c.gen_seconds):.3f} s generation per kept chain"
-                if per
-                else ""
-            )
-            + (
-                f", {c.per_kept(c.token_cost):.6f} per kept chain (tokens)"
-                if c.per_kept(c.token_cost) is not None
-                else ""
-            )
-            + (
-                f", {c.per_kept(c.gpu_cost):.6f} per kept chain (GPU time)"
-                if c.per_kept(c.gpu_cost) is not None
-                else ""
-            )
-        )
+    lines.extend(_cost_line(c) for c in rows)
     if gate:
         lines.append(gate)
     return lines
@@ -150,6 +173,8 @@ def build_report(run_dir: Path, options: Options, embed: Embed | None) -> Report
     except OSError as e:
         raise InputError([f"{options.out}:0: --out: cannot create: {e.strerror or e}"]) from None
     o = outcomes(run)
+    if embed is not None:
+        embed = _cached(embed, options.out / "embeddings.npz")
     cov = coverage(run, embed if options.clusters != 0 else None, options.clusters or None)
     d = drift(run, baseline)
     rows = cost(run, options.prices)
