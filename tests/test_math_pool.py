@@ -93,7 +93,7 @@ def test_pathological_inputs_are_refused_or_timed_out(pred: str, pool: MathPool)
 @pytest.mark.timeout(120)
 def test_worker_killed_at_deadline_is_replaced() -> None:
     with MathPool(workers=1).start() as pool:
-        slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)
+        slow = pool.run({"op": "spin", "seconds": "30"}, timeout_s=0.5)
         assert slow.status is MathStatus.TIMEOUT and pool.timeouts == 1
         after = check_math(gold=r"2\sqrt{2}", pred=r"\boxed{\sqrt{8}}", pool=pool)
         assert after.status is MathStatus.CORRECT
@@ -293,6 +293,24 @@ def test_starting_a_worker_is_not_charged_to_the_answers_deadline(monkeypatch: p
         assert len(pool._all) == 1 and pool.crashes == 0 and pool.timeouts == 0
 
 
+@pytest.mark.timeout(120)
+def test_the_deadline_is_the_workers_cpu_time_with_a_wall_clock_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker waiting for a CPU (here: asleep, using none) is not charged for the wait; one that
+    computes past timeout_s is killed; wall time is capped all the same."""
+    monkeypatch.setattr("verifier.math.pool.WALL_SLACK_S", 1.0)
+    with MathPool(workers=1).start() as pool:
+        waited = pool.run({"op": "sleep", "seconds": "1.5"}, timeout_s=0.5)
+        assert (waited.status, waited.rule) == (MathStatus.CORRECT, "sleep"), waited
+        began = time.monotonic()
+        spun = pool.run({"op": "spin", "seconds": "30"}, timeout_s=0.5)
+        assert (spun.status, spun.rule) == (MathStatus.TIMEOUT, "deadline"), spun
+        assert time.monotonic() - began < 6.0  # killed at 0.5 s of CPU, long before 30 s
+        capped = pool.run({"op": "sleep", "seconds": "60"}, timeout_s=0.1)  # cap: 0.1 * 10 + 1 s
+        assert (capped.status, capped.rule) == (MathStatus.TIMEOUT, "deadline"), capped
+        assert pool.timeouts == 2
+        assert pool._all[0].cpu_seconds() is not None
+
+
 def test_a_budget_does_not_run_while_workers_start() -> None:
     pool = MathPool(workers=1)
     budget = pool.budget(1.0)
@@ -324,7 +342,7 @@ def test_a_respawned_worker_warms_up_within_the_callers_deadline() -> None:
     """One call times out (worker killed and respawned); the next call with a short deadline waits
     for the respawned worker's start outside its deadline, then is decided."""
     with MathPool(workers=1).start() as pool:
-        slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)
+        slow = pool.run({"op": "spin", "seconds": "30"}, timeout_s=0.5)
         assert (slow.status, slow.rule) == (MathStatus.TIMEOUT, "deadline")
         quick = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=0.5)
         assert (quick.status, quick.rule) == (MathStatus.CORRECT, "symbolic"), quick
@@ -384,7 +402,7 @@ def test_a_failed_respawn_after_a_timeout_or_a_crash_is_a_decision(monkeypatch: 
 
     with MathPool(workers=1).start() as pool:
         monkeypatch.setattr("verifier.math.pool.subprocess.Popen", _popen_fails(EMFILE))
-        slow = pool.run({"op": "sleep", "seconds": "30"}, timeout_s=0.5)  # killed; its respawn fails
+        slow = pool.run({"op": "spin", "seconds": "30"}, timeout_s=0.5)  # killed; its respawn fails
         assert (slow.status, slow.rule) == (MathStatus.TIMEOUT, "deadline")
         failed = pool.compare(r"2\sqrt{2}", r"\sqrt{8}", timeout_s=5)
         assert (failed.status, failed.rule) == (MathStatus.ERROR, "worker-start")

@@ -13,6 +13,10 @@ starts one worker, not ``size``). ``start()`` starts them all now. ``close()`` (
 other threads' tasks are in flight: those tasks get an ERROR decision ("the math pool was closed"),
 callers waiting for a worker too.
 
+A task's ``timeout_s`` is the CPU time its worker spends on it (wall time is capped at
+``WALL_FACTOR`` times that plus ``WALL_SLACK_S``): a correct answer is not timed out because the
+machine is busy (64 reward processes on a few cores).
+
 Starting the checker is never charged to an answer: a task's ``timeout_s`` does not run while its
 caller waits for a worker to start (importing SymPy takes seconds, far longer on a loaded machine),
 nor while a caller queued for a free worker waits because others are starting. A start is bounded
@@ -48,6 +52,11 @@ DEFAULT_MEMORY_MB = 1024
 # two cores (verl prime's fresh process pool) take about a minute.
 DEFAULT_START_TIMEOUT_S = 180.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# A task's timeout is the worker's CPU time (waiting for a CPU on a loaded machine is not the
+# answer's doing); wall time is capped at this multiple of it, plus WALL_SLACK_S.
+WALL_FACTOR = 10.0
+WALL_SLACK_S = 10.0
 
 log = logging.getLogger("verifier.math")
 
@@ -151,6 +160,18 @@ class _Worker:
         line, _, self._buf = self._buf.partition(b"\n")
         message: dict[str, str] = json.loads(line)
         return message
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the process has used (Linux /proc), None where it cannot be read."""
+        if self.proc is None:
+            return None
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        # utime and stime, fields 14 and 15 of stat(5); ``fields`` starts at field 3.
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
     def kill(self) -> None:
         """Kill the process; any thread may, any number of times. The pipes stay open: the thread
@@ -324,9 +345,9 @@ class MathPool:
         return self.run({"op": "compare", "gold": gold, "pred": pred}, timeout_s=timeout_s)
 
     def run(self, task: dict[str, str], *, timeout_s: float) -> Decision:
-        """Send one task (``compare``, or ``sleep`` for tests of the deadline) to a worker.
+        """Send one task (``compare``; ``spin`` and ``sleep`` for tests of the deadline) to a worker.
 
-        ``timeout_s`` covers the wait for a free worker and the work, not the wait for a worker to
+        ``timeout_s`` covers the wait for a free worker and the work (its CPU time), not the wait for a worker to
         start (bounded by ``start_timeout_s``): the call returns TIMEOUT (rule ``deadline``) when it
         runs out. A worker that cannot be started, or is not ready in time, gives ERROR (rule
         ``worker-start``); one that dies gives ERROR (rule ``worker``). Never raises once the pool
@@ -359,8 +380,9 @@ class MathPool:
             if remaining <= 0:  # got one only at the deadline: leave it alive for others
                 return _no_free_worker(timeout_s)
             stage = "worker"
+            cpu_before = borrowed.cpu_seconds()
             borrowed.send(task)
-            result = borrowed.read(time.monotonic() + remaining)
+            result = _await_result(borrowed, remaining, cpu_before)
             if result is None:
                 with self._lock:
                     self.timeouts += 1
@@ -404,6 +426,24 @@ class MathPool:
                 if idle is not None:
                     idle.close()
             self._idle.put(None)  # wakes the callers waiting for a worker
+
+
+def _await_result(worker: _Worker, cpu_s: float, cpu_before: float | None) -> dict[str, str] | None:
+    """The worker's answer, or None once it has used ``cpu_s`` of CPU on the task, or
+    ``cpu_s * WALL_FACTOR + WALL_SLACK_S`` of wall time passed. Waiting ``left`` wall seconds can
+    never overshoot the CPU budget: a single-threaded worker uses at most one CPU second a second."""
+    began = time.monotonic()
+    wall_deadline = began + cpu_s * WALL_FACTOR + WALL_SLACK_S
+    while True:
+        now = time.monotonic()
+        cpu_now = worker.cpu_seconds()
+        used = now - began if cpu_before is None or cpu_now is None else cpu_now - cpu_before
+        left = cpu_s - used
+        if left <= 0 or now >= wall_deadline:
+            return None
+        result = worker.read(min(now + left, wall_deadline))
+        if result is not None:
+            return result
 
 
 _CLOSED = Decision(MathStatus.ERROR, "closed", "the math pool was closed before the task finished")

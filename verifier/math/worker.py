@@ -42,9 +42,14 @@ def _exit_with_parent() -> None:
 def _answer(task: dict[str, Any]) -> dict[str, Any]:
     from verifier.math.symbolic import compare_full
 
-    if task.get("op") == "sleep":  # a task that is slow on purpose: tests of the deadline
+    if task.get("op") == "sleep":  # slow on purpose, using no CPU: tests of the wall-clock cap
         time.sleep(float(task.get("seconds", 0)))
         return {"status": "correct", "rule": "sleep", "reason": "slept"}
+    if task.get("op") == "spin":  # slow on purpose, using a CPU: tests of the deadline
+        end = time.monotonic() + float(task.get("seconds", 0))
+        while time.monotonic() < end:
+            pass
+        return {"status": "correct", "rule": "spin", "reason": "spun"}
     if task.get("op") != "compare":
         return {"status": "error", "rule": None, "reason": f"unknown op {task.get('op')!r}"}
     decision = compare_full(str(task["gold"]), str(task["pred"]))
