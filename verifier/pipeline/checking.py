@@ -1,4 +1,8 @@
-"""Check one completion of one problem with the checker for its kind, as a VerdictRecord."""
+"""Check one completion of one problem with the checker for its kind, as a VerdictRecord.
+
+The checkers run on the run's own pools (``Resources``): math on its SymPy worker pool, code in its
+Docker sandbox pool.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import time
 from typing import Any
 
 from verifier.math import check_math
-from verifier.schema import CodeProblem, MathProblem, VerdictRecord
+from verifier.pipeline.units import Produced
+from verifier.resources import Resources
+from verifier.schema import ChainRecord, CodeProblem, MathProblem, VerdictRecord
 
 
 def _record(verdict: Any, details: dict[str, Any] | None = None) -> VerdictRecord:
@@ -21,14 +27,37 @@ def _record(verdict: Any, details: dict[str, Any] | None = None) -> VerdictRecor
     )
 
 
-def check_completion(problem: MathProblem | CodeProblem, completion: str) -> tuple[VerdictRecord, float]:
-    """(verdict, seconds spent checking). Code problems run in the Docker sandbox pool."""
+def check_completion(
+    problem: MathProblem | CodeProblem, completion: str, resources: Resources
+) -> tuple[VerdictRecord, float]:
+    """(verdict, seconds spent checking)."""
     t0 = time.perf_counter()
     if isinstance(problem, MathProblem):
-        record = _record(check_math(gold=problem.answer, pred=completion))
+        record = _record(check_math(gold=problem.answer, pred=completion, pool=resources.math_pool))
     else:
-        from verifier.code import check_code  # imported lazily: math-only runs never touch Docker
+        from verifier.code import check_code  # imported lazily: math-only runs never import Docker
 
-        verdict = check_code(problem=problem, completion=completion)
+        verdict = check_code(problem=problem, completion=completion, sandbox=resources.sandbox())
         record = _record(verdict, verdict.details() if hasattr(verdict, "details") else None)
     return record, time.perf_counter() - t0
+
+
+def chain_record(item: Produced, resources: Resources) -> ChainRecord:
+    """Check a produced completion: the line chains.jsonl gets for its unit."""
+    verdict, seconds = check_completion(item.unit.problem, item.completion, resources)
+    return ChainRecord(
+        problem_id=item.unit.problem.id,
+        sample_index=item.unit.sample_index,
+        kind=item.unit.problem.kind,
+        seed=item.unit.seed,
+        model=item.model,
+        prompt=item.prompt,
+        completion=item.completion,
+        tokens=item.tokens,
+        extracted=verdict.extracted,
+        verdict=verdict,
+        gen_seconds=round(item.gen_seconds, 4),
+        check_seconds=round(seconds, 4),
+        finish_reason=item.finish_reason,
+        prompt_tokens=item.prompt_tokens,
+    )

@@ -1,7 +1,12 @@
-"""The pipeline: units -> completions -> verdicts -> chains.jsonl, then verified.jsonl and summary.json.
+"""The pipeline: resume -> execute -> finalize.
 
-Every finished unit is on disk before the next batch starts, so a crash loses at most the batch in
-flight, and rerunning the same command on the same directory resumes where it stopped.
+- ``resume``: check the run directory holds this run (``run.json``), read ``chains.jsonl`` (repairing a
+  line torn by kill -9) and say which units are finished.
+- ``execute``: an executor produces, checks and appends the missing units (``execute.py``: threads
+  and bounded queues on this machine); every record is fsynced as soon as it is checked.
+- ``finalize``: one record per unit in ``chains.jsonl``, then ``verified.jsonl`` and ``summary.json``.
+
+Rerunning the same command on the same directory resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -9,29 +14,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from verifier.banks.loader import Bank
 from verifier.errors import InputError
-from verifier.pipeline.checking import check_completion
+from verifier.pipeline.checking import chain_record
+from verifier.pipeline.execute import LocalExecutor, Steps, Timing
 from verifier.pipeline.outputs import write_json, write_verified
+from verifier.pipeline.scheduler import Scheduler
+from verifier.pipeline.sources import Problem, Source
 from verifier.pipeline.store import ChainStore
 from verifier.pipeline.summary import summarise
-from verifier.pipeline.units import Produced, Unit
-from verifier.schema import ChainRecord, CodeProblem, MathProblem
-
-
-class Source(Protocol):
-    @property
-    def model(self) -> str: ...
-
-    def units(self, problems: list[MathProblem | CodeProblem]) -> list[Unit]: ...
-
-    def produce(self, todo: list[Unit]) -> Iterator[list[Produced]]: ...
+from verifier.resources import Resources
+from verifier.schema import ChainRecord
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,33 @@ class RunResult:
     summary: dict[str, Any]
     new_units: int
     resumed_units: int
+
+
+class Executor(Protocol):
+    def run(
+        self,
+        scheduler: Scheduler,
+        steps: Steps,
+        *,
+        on_progress: Callable[[int], None] = ...,
+        on_scheduled: Callable[[int], None] = ...,
+    ) -> tuple[list[ChainRecord], Timing]: ...
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What is on disk already: the newest record of each unit, and how many lines the log holds."""
+
+    latest: dict[tuple[str, int], ChainRecord]
+    logged: int
+
+    def known(self) -> dict[str, dict[int, bool]]:
+        """problem id -> sample index -> verified, for the finished units (undecided ones are retried)."""
+        out: dict[str, dict[int, bool]] = {}
+        for (pid, i), r in self.latest.items():
+            if not r.infrastructure_failure:
+                out.setdefault(pid, {})[i] = r.verdict.correct
+        return out
 
 
 def file_digest(path: Path) -> str:
@@ -69,22 +94,46 @@ def _check_run_identity(out_dir: Path, identity: dict[str, Any]) -> None:
         write_json(path, identity)
 
 
-def _verify(item: Produced) -> ChainRecord:
-    verdict, seconds = check_completion(item.unit.problem, item.completion)
-    return ChainRecord(
-        problem_id=item.unit.problem.id,
-        sample_index=item.unit.sample_index,
-        kind=item.unit.problem.kind,
-        seed=item.unit.seed,
-        model=item.model,
-        prompt=item.prompt,
-        completion=item.completion,
-        tokens=item.tokens,
-        extracted=verdict.extracted,
-        verdict=verdict,
-        gen_seconds=round(item.gen_seconds, 4),
-        check_seconds=round(seconds, 4),
-    )
+def resume(out_dir: Path, identity: dict[str, Any], store: ChainStore) -> Resumed:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(
+            [f"{out_dir}:0: --out: cannot use as the run directory: {e.strerror or e}"]
+        ) from None
+    _check_run_identity(out_dir, identity)
+    logged = store.load()
+    return Resumed({(r.problem_id, r.sample_index): r for r in logged}, len(logged))
+
+
+def finalize(
+    out_dir: Path,
+    bank: Bank,
+    problems: Sequence[Problem],
+    source: Source,
+    store: ChainStore,
+    resumed: Resumed,
+    new: list[ChainRecord],
+    *,
+    identity: dict[str, Any],
+    timing: dict[str, Any],
+    sft_format: str,
+) -> dict[str, Any]:
+    latest = dict(resumed.latest)
+    for r in new:
+        latest[(r.problem_id, r.sample_index)] = r
+    if len(latest) < resumed.logged + len(new):  # retried units left superseded lines: keep one per unit
+        store.rewrite(list(latest.values()))
+    limits = {p.id: source.budget(p).max_samples for p in problems}
+    records = [r for (pid, i), r in latest.items() if i < limits.get(pid, 0)]
+    order = {p.id: i for i, p in enumerate(problems)}
+    records.sort(key=lambda r: (order[r.problem_id], r.sample_index))
+    write_verified(out_dir / "verified.jsonl", records, str(bank.path), sft_format=sft_format)
+    problems_run = sum(1 for n in limits.values() if n > 0)
+    summary = summarise(records, problems=problems_run, wall_seconds=timing["wall_s"], run=identity)
+    summary["timing"] = timing
+    write_json(out_dir / "summary.json", summary)
+    return summary
 
 
 def run_pipeline(
@@ -93,46 +142,47 @@ def run_pipeline(
     out_dir: Path,
     *,
     identity: dict[str, Any],
+    resources: Resources,
     limit: int | None = None,
-    check_workers: int = 8,
+    executor: Executor | None = None,
+    sft_format: str = "messages",
     on_start: Callable[[int, int], None] = lambda total, done: None,
     on_progress: Callable[[int], None] = lambda n: None,
+    on_scheduled: Callable[[int], None] = lambda n: None,
 ) -> RunResult:
+    """Run (or resume) the pipeline into ``out_dir``. Closes ``resources`` and the source at the end,
+    also on an error or Ctrl-C, after every checked record is on disk."""
     t0 = time.perf_counter()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(
-            [f"{out_dir}:0: --out: cannot use as the run directory: {e.strerror or e}"]
-        ) from None
-    _check_run_identity(out_dir, identity)
-    problems = list(bank.problems[:limit] if limit else bank.problems)
-    units = source.units(problems)
     store = ChainStore(out_dir / "chains.jsonl")
-    logged = store.load()
-    # The newest record of a unit wins; one the checker could not decide (infrastructure) is retried.
-    latest = {(r.problem_id, r.sample_index): r for r in logged}
-    done_keys = {key for key, r in latest.items() if not r.infrastructure_failure}
-    todo = [u for u in units if u.key not in done_keys]
-    on_start(len(units), len(units) - len(todo))
-    new: list[ChainRecord] = []
-    # Checks run in threads: code checks wait on the sandbox pool, math checks on the checker's pool.
-    with store, ThreadPoolExecutor(max_workers=check_workers, thread_name_prefix="check") as pool:
-        for produced in source.produce(todo):
-            records = list(pool.map(_verify, produced))
-            store.append(records)
-            new.extend(records)
-            on_progress(len(records))
-    for r in new:
-        latest[(r.problem_id, r.sample_index)] = r
-    if len(latest) < len(logged) + len(new):  # retried units left superseded lines: keep one per unit
-        store.rewrite(list(latest.values()))
-    wanted = {u.key for u in units}
-    records = [r for key, r in latest.items() if key in wanted]
-    order = {p.id: i for i, p in enumerate(problems)}
-    records.sort(key=lambda r: (order[r.problem_id], r.sample_index))
-    write_verified(out_dir / "verified.jsonl", records, str(bank.path))
-    problems_run = len({u.problem.id for u in units})
-    summary = summarise(records, problems=problems_run, wall_seconds=time.perf_counter() - t0, run=identity)
-    write_json(out_dir / "summary.json", summary)
-    return RunResult(out_dir, summary, new_units=len(new), resumed_units=len(units) - len(todo))
+    with resources, store:
+        try:
+            resumed = resume(out_dir, identity, store)
+            problems = list(bank.problems[:limit] if limit else bank.problems)
+            known = resumed.known()
+            scheduler = Scheduler(source, problems, known)
+            steps = Steps(
+                produce=source.produce,
+                check=lambda item: chain_record(item, resources),
+                write=store.append,
+                problems_per_call=source.problems_per_call,
+            )
+            done = sum(1 for p in problems for i in known.get(p.id, {}) if i < source.budget(p).max_samples)
+            on_start(done, done)
+            new, timing = (executor or LocalExecutor()).run(
+                scheduler, steps, on_progress=on_progress, on_scheduled=on_scheduled
+            )
+        finally:
+            source.close()
+        summary = finalize(
+            out_dir,
+            bank,
+            problems,
+            source,
+            store,
+            resumed,
+            new,
+            identity=identity,
+            timing=timing.as_dict(time.perf_counter() - t0),
+            sft_format=sft_format,
+        )
+    return RunResult(out_dir, summary, new_units=len(new), resumed_units=done)

@@ -1,74 +1,128 @@
-"""Where completions come from: a Generator, or a --responses file of completions made elsewhere."""
+"""Where completions come from: a Generator, or a --responses file of completions made elsewhere.
+
+A source says how many samples each problem gets (its ``Budget``), makes the unit of a sample index
+(with its seed) and turns a group of units into completions with one call (``produce``). It keeps
+no state between calls, so the executor decides when and where each call runs.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import TypeAdapter
 
 from verifier.banks.jsonl import read_jsonl
 from verifier.errors import InputError
-from verifier.generation.base import GenerationRequest, Generator
+from verifier.generation.base import GenerationRequest, Generator, Messages
 from verifier.generation.prompts import build_messages
 from verifier.generation.seeds import sample_seed
+from verifier.pipeline.budget import Budget
 from verifier.pipeline.units import Produced, Unit
 from verifier.schema import CodeProblem, MathProblem, ResponseRecord
 
+Problem = MathProblem | CodeProblem
+PromptBuilder = Callable[[Problem], Messages]
 
-def _chat(problem: MathProblem | CodeProblem) -> list[dict[str, str]]:
-    return [{"role": r, "content": c} for r, c in build_messages(problem)]
+
+class Source(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def problems_per_call(self) -> int: ...
+
+    def budget(self, problem: Problem) -> Budget: ...
+
+    def unit(self, problem: Problem, sample_index: int) -> Unit: ...
+
+    def produce(self, units: list[Unit]) -> list[Produced]: ...
+
+    def close(self) -> None: ...
+
+
+def chat(messages: Messages) -> list[dict[str, str]]:
+    return [{"role": r, "content": c} for r, c in messages]
 
 
 class GeneratedSource:
-    """Samples ``samples`` completions per problem; all samples of a problem share one batched call."""
+    """Samples completions with a Generator; all samples of a problem in one request (shared prefill)."""
 
-    def __init__(self, generator: Generator, samples: int, run_seed: int, problems_per_call: int):
+    def __init__(
+        self,
+        generator: Generator,
+        budget: Budget,
+        run_seed: int,
+        problems_per_call: int,
+        prompt: PromptBuilder = build_messages,
+    ):
         self.generator = generator
-        self.samples = samples
+        self._budget = budget
         self.run_seed = run_seed
-        self.problems_per_call = max(1, problems_per_call)
+        self._problems_per_call = max(1, problems_per_call)
+        self.prompt = prompt
 
     @property
     def model(self) -> str:
         return self.generator.name
 
-    def units(self, problems: list[MathProblem | CodeProblem]) -> list[Unit]:
-        return [
-            Unit(p, i, sample_seed(p.id, i, self.run_seed)) for p in problems for i in range(self.samples)
-        ]
+    @property
+    def problems_per_call(self) -> int:
+        return self._problems_per_call
 
-    def produce(self, todo: list[Unit]) -> Iterator[list[Produced]]:
+    def budget(self, problem: Problem) -> Budget:
+        return self._budget
+
+    def unit(self, problem: Problem, sample_index: int) -> Unit:
+        return Unit(problem, sample_index, sample_seed(problem.id, sample_index, self.run_seed))
+
+    def produce(self, units: list[Unit]) -> list[Produced]:
+        """One generator call for these units, grouped into one request per problem."""
         by_problem: dict[str, list[Unit]] = defaultdict(list)
-        for u in todo:
+        for u in units:
             by_problem[u.problem.id].append(u)
         groups = list(by_problem.values())
-        for start in range(0, len(groups), self.problems_per_call):
-            chunk = groups[start : start + self.problems_per_call]
-            requests = [
-                GenerationRequest(build_messages(g[0].problem), tuple(u.seed or 0 for u in g)) for g in chunk
-            ]
-            t0 = time.perf_counter()
-            outputs = self.generator.generate(requests)
-            per_row = (time.perf_counter() - t0) / max(1, sum(len(g) for g in chunk))
-            yield [
-                Produced(u, self.generator.name, _chat(u.problem), c.text, c.tokens, per_row)
-                for g, outs in zip(chunk, outputs, strict=True)
-                for u, c in zip(g, outs, strict=True)
-            ]
+        messages = [self.prompt(g[0].problem) for g in groups]
+        requests = [
+            GenerationRequest(m, tuple(u.seed or 0 for u in g)) for m, g in zip(messages, groups, strict=True)
+        ]
+        t0 = time.perf_counter()
+        outputs = self.generator.generate(requests)
+        per_row = (time.perf_counter() - t0) / max(1, len(units))
+        return [
+            Produced(
+                u,
+                self.generator.name,
+                chat(m),
+                c.text,
+                c.tokens,
+                per_row,
+                finish_reason=c.finish_reason,
+                prompt_tokens=getattr(c, "prompt_tokens", None) or None,
+            )
+            for g, m, outs in zip(groups, messages, outputs, strict=True)
+            for u, c in zip(g, outs, strict=True)
+        ]
+
+    def close(self) -> None:
+        close = getattr(self.generator, "close", None)  # generators made before close() existed
+        if close is not None:
+            close()
 
 
 class ResponsesSource:
     """Completions read from a JSONL file of {"problem_id", "completion"}; several per problem allowed."""
 
-    def __init__(self, path: Path, problems: dict[str, MathProblem | CodeProblem]):
+    def __init__(self, path: Path, problems: dict[str, Problem], prompt: PromptBuilder = build_messages):
         self.path = path
         self.model = f"responses:{path.name}"
+        self.prompt = prompt
         self._completions: dict[tuple[str, int], ResponseRecord] = {}
         errors: list[str] = []
-        seen: dict[str, int] = defaultdict(int)
+        self._count: dict[str, int] = defaultdict(int)
         for lineno, record, errs in read_jsonl(path, TypeAdapter(ResponseRecord)):
             errors.extend(errs)
             if record is None:
@@ -76,21 +130,29 @@ class ResponsesSource:
             if record.problem_id not in problems:
                 errors.append(f"{path}:{lineno}: problem_id: {record.problem_id!r} is not in the bank")
                 continue
-            self._completions[(record.problem_id, seen[record.problem_id])] = record
-            seen[record.problem_id] += 1
+            self._completions[(record.problem_id, self._count[record.problem_id])] = record
+            self._count[record.problem_id] += 1
         if errors:
             raise InputError(errors)
         if not self._completions:
             raise InputError([f"{path}:0: <file>: no responses in the file"])
 
-    def units(self, problems: list[MathProblem | CodeProblem]) -> list[Unit]:
-        wanted = {p.id: p for p in problems}
-        return [Unit(wanted[pid], i, None) for (pid, i) in self._completions if pid in wanted]
+    @property
+    def problems_per_call(self) -> int:
+        return 64
 
-    def produce(self, todo: list[Unit], chunk: int = 64) -> Iterator[list[Produced]]:
-        for start in range(0, len(todo), chunk):
-            yield [
-                Produced(u, r.model or self.model, _chat(u.problem), r.completion, 0, 0.0)
-                for u in todo[start : start + chunk]
-                for r in [self._completions[u.key]]
-            ]
+    def budget(self, problem: Problem) -> Budget:
+        return Budget.fixed(self._count.get(problem.id, 0))
+
+    def unit(self, problem: Problem, sample_index: int) -> Unit:
+        return Unit(problem, sample_index, None)
+
+    def produce(self, units: list[Unit]) -> list[Produced]:
+        return [
+            Produced(u, r.model or self.model, chat(self.prompt(u.problem)), r.completion, 0, 0.0)
+            for u in units
+            for r in [self._completions[u.key]]
+        ]
+
+    def close(self) -> None:
+        return None

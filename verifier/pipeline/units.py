@@ -28,3 +28,5 @@ class Produced:
     completion: str
     tokens: int
     gen_seconds: float
+    finish_reason: str | None = None  # "stop" or "length" as the engine said; None for --responses
+    prompt_tokens: int | None = None  # as the engine counted them; None when it does not say
