@@ -186,10 +186,14 @@ def test_bad_records_name_file_line_and_field(tmp_path: Path, fmt: str, line: st
 def test_every_bad_record_is_reported_or_skipped(tmp_path: Path) -> None:
     lines = MBPP.read_text().splitlines()
     src = tmp_path / "src.jsonl"
-    src.write_text("\n".join([lines[0], '{"task_id": 2}', lines[1], _mbpp(test_list=[])]) + "\n")
+    src.write_text("\n".join([lines[0], '{"task_id": 2}', lines[1], "{oops", _mbpp(test_list=[])]) + "\n")
     with pytest.raises(InputError) as e:
         import_file("mbpp", src, tmp_path / "out.jsonl")
-    assert e.value.messages == [f"{src}:2: text: missing field", f"{src}:4: test_list: no tests"]
+    assert e.value.messages == [
+        f"{src}:2: text: missing field",
+        f"{src}:4: <json>: malformed JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{src}:5: test_list: no tests",
+    ]
     report = import_file("mbpp", src, tmp_path / "out.jsonl", ImportOptions(skip_invalid=True))
     assert report.written == 2 and report.skipped == tuple(e.value.messages)
     assert [p.id for p in load_bank(tmp_path / "out.jsonl").problems] == ["mbpp-9001", "mbpp-9002"]
@@ -199,8 +203,11 @@ def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
     line = MBPP.read_text().splitlines()[0]
     src = tmp_path / "src.jsonl"
     src.write_text(f"{line}\n{line}\n")
-    with pytest.raises(InputError, match="two records give the id 'mbpp-9001'"):
-        import_file("mbpp", src, tmp_path / "out.jsonl")
+    for options in (ImportOptions(), ImportOptions(skip_invalid=True)):
+        with pytest.raises(InputError) as e:
+            import_file("mbpp", src, tmp_path / "out.jsonl", options)
+        assert e.value.messages == [f"{src}:2: id: 'mbpp-9001' again (first from line 1)"]
+    assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "out.jsonl.tmp").exists()
 
 
 def test_cli_import_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
@@ -286,3 +293,32 @@ def test_a_multi_line_string_in_a_test_keeps_its_meaning(tmp_path: Path) -> None
     exec(problem.tests.code, namespace)
     namespace["check"](namespace["f"])
     assert "    assert f(\n        1) == 1" in problem.tests.code
+
+
+def test_hostile_and_compressed_sources(tmp_path: Path) -> None:
+    import gzip
+
+    deep = tmp_path / "deep.jsonl"
+    nested = "[" * 100_000 + "]" * 100_000
+    deep.write_text('{"a": ' + nested + "}\n" + _apps(nested) + "\n")
+    problems, errors = convert("apps", deep)
+    assert problems == []
+    assert errors[0] == f"{deep}:1: <json>: nested too deeply"
+    assert errors[1] == f"{deep}:2: input_output: JSON inside the string nested too deeply"
+    packed = tmp_path / "mbpp.jsonl.gz"
+    packed.write_bytes(gzip.compress(MBPP.read_bytes()))
+    assert len(convert("mbpp", packed)[0]) == 6
+    broken_array = tmp_path / "a.json"
+    broken_array.write_text("[\n" + MBPP.read_text().splitlines()[0] + ",\n\n{oops}\n]")
+    problems, errors = convert("mbpp", broken_array)
+    assert len(problems) == 1 and errors[0].startswith(f"{broken_array}:4: <json>: malformed JSON")
+
+
+def test_a_failed_import_leaves_the_old_bank(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+    src = tmp_path / "src.jsonl"
+    src.write_text('{"task_id": 1}\n')
+    with pytest.raises(InputError):
+        import_file("mbpp", src, out)
+    assert out.read_text() == "old\n" and not (tmp_path / "out.jsonl.tmp").exists()

@@ -1,22 +1,13 @@
 """Convert public datasets into bank problems: one pure converter per format, one record at a time.
 
-A converter takes a record's position (its index in the file) and the parsed record and returns a
-problem, or raises ``SourceError(field, message)``; ``import_file`` turns that into
+A converter takes a record's position (its index in the file), the parsed record and the options,
+and returns a problem or raises ``SourceError(field, message)``; ``import_file`` turns that into
 ``file:line: field: message`` and reports every bad record at once (or skips them when asked).
-
-Sources: GSM8K, MATH-500, HumanEval, MBPP (the original ``mbpp.jsonl``), APPS (``input_output``
-with ``inputs``/``outputs`` and an optional ``fn_name``) and CodeContests (public, private and
-generated tests). JSONL, gzipped JSONL or a JSON array. docs/code-judging.md says how each maps.
+Math and HumanEval converters are here; MBPP, APPS and CodeContests in ``code_sources``.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
-import gzip
-import json
-import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,40 +15,13 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
+from verifier.banks.code_sources import apps, codecontests, mbpp
 from verifier.banks.jsonl import format_validation_error
-from verifier.code.program import defines, with_challenge
+from verifier.banks.sources import DEFAULT_OPTIONS, ImportOptions, SourceError, read_records, string
 from verifier.errors import InputError
-from verifier.schema import (
-    AssertTests,
-    CallCase,
-    CallTests,
-    CodeLimits,
-    CodeProblem,
-    CompareMode,
-    IOCase,
-    IOTests,
-    MathProblem,
-)
+from verifier.schema import AssertTests, CodeProblem, MathProblem
 
-__all__ = ["FORMATS", "ImportOptions", "ImportReport", "SourceError", "import_file"]
-
-
-class SourceError(ValueError):
-    """A record of the public dataset is not what its format promises."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """``challenge``: MBPP challenge tests count in every run (merged into the tests) instead of
-    only in the bank self-check. ``compare``: the stdio comparison for APPS/CodeContests."""
-
-    challenge: bool = False
-    compare: CompareMode = "tokens"
-    skip_invalid: bool = False
+__all__ = ["FORMATS", "ImportOptions", "ImportReport", "SourceError", "convert", "import_file"]
 
 
 @dataclass(frozen=True)
@@ -70,65 +34,15 @@ Problem = MathProblem | CodeProblem
 Converter = Callable[[int, dict[str, Any], ImportOptions], Problem]
 
 
-# ---------------------------------------------------------------- field access with clear errors
-
-
-def _get(r: dict[str, Any], key: str) -> Any:
-    if key not in r:
-        raise SourceError(key, "missing field")
-    return r[key]
-
-
-def _str(r: dict[str, Any], key: str, default: str | None = None) -> str:
-    """A string field; with a default, a missing or null field gives the default."""
-    value = _get(r, key) if default is None else r.get(key)
-    if value is None and default is not None:
-        return default
-    if not isinstance(value, str):
-        raise SourceError(key, f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _text_field(r: dict[str, Any], key: str) -> str:
-    """A problem statement: a string with something in it, stripped."""
-    value = _str(r, key).strip()
-    if not value:
-        raise SourceError(key, "empty")
-    return value
-
-
-def _str_list(r: dict[str, Any], key: str, *, required: bool = True) -> list[str]:
-    value = _get(r, key) if required else (r.get(key) or [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SourceError(key, "expected a list of strings")
-    return value
-
-
-def _json_text(r: dict[str, Any], key: str, default: Any = None) -> Any:
-    """A field that HF exports store as a JSON string (APPS ``input_output``, ``solutions``)."""
-    value = _get(r, key) if default is None else r.get(key, default)
-    if isinstance(value, str):
-        if not value.strip() and default is not None:
-            return default
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as e:
-            raise SourceError(key, f"malformed JSON inside the string: {e.msg}") from None
-    return value
-
-
-# ---------------------------------------------------------------- math and HumanEval
-
-
 def gsm8k(index: int, r: dict[str, Any], options: ImportOptions) -> MathProblem:
     """GSM8K: ``answer`` ends with ``#### N``; ids ``gsm8k-test-NNNN`` in file order."""
-    ref = _str(r, "answer")
+    ref = string(r, "answer")
     if "####" not in ref:
         raise SourceError("answer", "no '####' final answer line")
     return MathProblem(
         id=f"gsm8k-test-{index:04d}",
         kind="math",
-        question=_str(r, "question"),
+        question=string(r, "question"),
         answer=ref.rsplit("####", 1)[1].strip(),
         solution=ref,
         answer_format="gsm",
@@ -145,8 +59,8 @@ def math500(index: int, r: dict[str, Any], options: ImportOptions) -> MathProble
     return MathProblem(
         id=f"math500-{index:03d}",
         kind="math",
-        question=_str(r, "problem"),
-        answer=_str(r, "answer"),
+        question=string(r, "problem"),
+        answer=string(r, "answer"),
         solution=r.get("solution"),
         answer_format="latex",
         tags=[str(r["subject"])] if "subject" in r else [],
@@ -159,273 +73,10 @@ def humaneval(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProb
     return CodeProblem(
         id=f"humaneval-{index:03d}",
         kind="code",
-        prompt=_str(r, "prompt"),
-        tests=AssertTests(style="assert", code=_str(r, "test"), entry_point=_str(r, "entry_point")),
-        reference_solution=_str(r, "prompt") + _str(r, "canonical_solution"),
+        prompt=string(r, "prompt"),
+        tests=AssertTests(style="assert", code=string(r, "test"), entry_point=string(r, "entry_point")),
+        reference_solution=string(r, "prompt") + string(r, "canonical_solution"),
         meta={"source": "openai/human-eval", "license": "MIT", "task_id": r.get("task_id")},
-    )
-
-
-# ---------------------------------------------------------------- MBPP
-
-
-def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
-    """MBPP: ``test_list`` asserts call the function by name; they become a ``check`` module (the
-    harness binds that name to the candidate). ``test_setup_code`` runs first in the tests'
-    namespace; ``challenge_test_list`` becomes the ``challenge`` module. The prompt is the MBPP
-    paper's: the task text and the three tests, which fix the function's name and signature."""
-    task_id = _get(r, "task_id")
-    if type(task_id) is not int:
-        raise SourceError("task_id", f"expected an integer, got {type(task_id).__name__}")
-    text = _text_field(r, "text")
-    code = _lf(_str(r, "code"))
-    tests = [_lf(t).strip() for t in _str_list(r, "test_list")]
-    if not tests:
-        raise SourceError("test_list", "no tests")
-    challenge = [_lf(t).strip() for t in _str_list(r, "challenge_test_list", required=False)]
-    setup = _lf(_str(r, "test_setup_code", default=""))
-    check = _check_module(tests, "test_list")
-    problem = CodeProblem(
-        id=f"mbpp-{task_id}",
-        kind="code",
-        prompt=f"{text}\nYour code should pass these tests:\n\n" + "\n".join(tests) + "\n",
-        tests=AssertTests(
-            style="assert",
-            code=check,
-            entry_point=_called_function(tests, code),
-            setup_code=_parsed(setup, "test_setup_code"),
-            challenge=_check_module(challenge, "challenge_test_list") if challenge else None,
-        ),
-        reference_solution=code,
-        meta={"source": "google-research/mbpp", "license": "CC-BY-4.0", "task_id": task_id},
-    )
-    return with_challenge(problem) if options.challenge else problem
-
-
-def _lf(text: str) -> str:
-    return text.replace("\r\n", "\n")
-
-
-def _parsed(code: str, field: str) -> str:
-    try:
-        ast.parse(code)
-    except SyntaxError as e:
-        raise SourceError(field, f"not valid Python: {e.msg} (line {e.lineno})") from None
-    return code
-
-
-def _check_module(asserts: list[str], field: str) -> str:
-    """``def check(candidate):`` with the asserts as its body, each one meaning what it meant alone."""
-    body = []
-    for k, line in enumerate(asserts):
-        try:
-            alone = ast.dump(ast.parse(line))
-        except SyntaxError as e:
-            raise SourceError(f"{field}.{k}", f"not valid Python: {e.msg}") from None
-        indented = "    " + line.replace("\n", "\n    ")
-        # Indenting a multi-line string literal would change it: such a test runs as it was written.
-        body.append(indented if _body_dump(indented) == alone else f"    exec({line!r}, globals())")
-    return "def check(candidate):\n" + "\n".join(body) + "\n"
-
-
-def _body_dump(indented: str) -> str | None:
-    try:
-        function = ast.parse(f"def check(candidate):\n{indented}\n").body[0]
-    except SyntaxError:
-        return None
-    return (
-        ast.dump(ast.Module(body=function.body, type_ignores=[]))
-        if isinstance(function, ast.FunctionDef)
-        else None
-    )
-
-
-_BUILTINS = frozenset(dir(builtins))
-
-
-def _called_function(tests: list[str], code: str) -> str:
-    """The function the tests call: the first called name the reference defines, else the first
-    called name that is not a builtin (``set(f(x)) == {...}`` calls ``f``)."""
-    called: list[str] = []
-    for line in tests:
-        for node in ast.walk(ast.parse(line)):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in called:
-                called.append(node.func.id)
-    for name in called:
-        if defines(code, name):
-            return name
-    for name in called:
-        if name not in _BUILTINS:
-            return name
-    raise SourceError("test_list", "cannot tell which function the tests call")
-
-
-# ---------------------------------------------------------------- APPS
-
-
-# The APPS harness's per-case limit (its testing_util uses 4 s per test case).
-APPS_CASE_TIMEOUT_S = 4.0
-
-
-def apps(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
-    """APPS: ``input_output`` holds ``inputs``/``outputs`` (stdin/stdout text, or lists of lines);
-    with ``fn_name`` they are argument lists and return values (call style; a LeetCode-style
-    ``class Solution`` method becomes the entry point ``Solution.<fn_name>``). The first of
-    ``solutions`` is the reference."""
-    pid = r.get("problem_id", index)
-    io = _json_text(r, "input_output")
-    if not isinstance(io, dict):
-        raise SourceError("input_output", "expected an object with inputs and outputs")
-    inputs, outputs = io.get("inputs"), io.get("outputs")
-    if not isinstance(inputs, list) or not isinstance(outputs, list):
-        raise SourceError("input_output", "inputs and outputs must be lists")
-    if not inputs or len(inputs) != len(outputs):
-        raise SourceError(
-            "input_output", f"{len(inputs)} inputs and {len(outputs)} outputs (need n > 0 of each)"
-        )
-    solutions = _json_text(r, "solutions", default=[])
-    if not isinstance(solutions, list) or not all(isinstance(s, str) for s in solutions):
-        raise SourceError("solutions", "expected a list of program texts")
-    question = _text_field(r, "question")
-    starter = _lf(_str(r, "starter_code", default=""))
-    fn_name = io.get("fn_name")
-    tests: CallTests | IOTests
-    if fn_name is not None:
-        if not isinstance(fn_name, str) or not fn_name.isidentifier():
-            raise SourceError("input_output.fn_name", "expected a function name")
-        entry = _method_or_function(fn_name, starter, solutions[0] if solutions else "")
-        cases = []
-        for k, (args, expected) in enumerate(zip(inputs, outputs, strict=True)):
-            if not isinstance(args, list):
-                raise SourceError(f"input_output.inputs.{k}", "expected a list of arguments")
-            # The APPS harness accepts a return value equal to the output or, when the output is a
-            # one-element list, to its element: the source does not say which one is meant.
-            if isinstance(expected, list) and len(expected) == 1:
-                cases.append(CallCase(args=args, expected=expected[0], alternatives=[expected]))
-            else:
-                cases.append(CallCase(args=args, expected=expected))
-        tests = CallTests(style="call", entry_point=entry, cases=cases)
-        how = f"Write the function `{fn_name}`" + (
-            f" in:\n\n{starter.rstrip()}\n" if starter.strip() else ".\n"
-        )
-    else:
-        cases_io = [
-            IOCase(stdin=_text(i, f"input_output.inputs.{k}"), stdout=_text(o, f"input_output.outputs.{k}"))
-            for k, (i, o) in enumerate(zip(inputs, outputs, strict=True))
-        ]
-        tests = IOTests(style="stdio", cases=cases_io, compare=options.compare)
-        how = "Read the input from standard input and write the answer to standard output.\n"
-    meta: dict[str, JsonValue] = {"source": "codeparrot/apps", "license": "MIT", "problem_id": pid}
-    for key in ("difficulty", "url"):
-        if isinstance(r.get(key), str):
-            meta[key] = r[key]
-    return CodeProblem(
-        id=f"apps-{pid}",
-        kind="code",
-        prompt=f"{question}\n\n{how}",
-        tests=tests,
-        reference_solution=_lf(solutions[0]) if solutions else None,
-        limits=_limits(APPS_CASE_TIMEOUT_S, len(inputs), None),
-        tags=[str(r["difficulty"])] if isinstance(r.get("difficulty"), str) else [],
-        meta=meta,
-    )
-
-
-def _text(value: Any, field: str) -> str:
-    """APPS stores some stdin/stdout texts as lists of lines."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "\n".join(value)
-    raise SourceError(field, f"expected text or a list of lines, got {type(value).__name__}")
-
-
-_CLASS = re.compile(r"^class\s+([A-Za-z_]\w*)", re.MULTILINE)
-
-
-def _method_or_function(fn_name: str, starter: str, reference: str) -> str:
-    """``Class.method`` when the starter code (or, without one, the reference) defines the function
-    as a method of a class (LeetCode's ``class Solution``), else the function's name."""
-    source = starter if starter.strip() else reference
-    match = _CLASS.search(source)
-    if match and re.search(rf"^\s+def\s+{re.escape(fn_name)}\s*\(", source, re.MULTILINE):
-        return f"{match.group(1)}.{fn_name}"
-    return fn_name
-
-
-# ---------------------------------------------------------------- CodeContests
-
-
-# The contest's limits are for its judge's hardware, and C++: twice them, at least 1 s, for Python
-# on ours, so a correct reference is not turned into a timeout by a slower machine.
-CONTEST_TIME_SCALE = 2.0
-PYTHON3 = (3, "PYTHON3")
-
-
-def codecontests(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
-    """CodeContests: stdin/stdout tests from ``public_tests``, ``private_tests`` and
-    ``generated_tests`` (duplicate inputs kept once, first wins); the first Python 3 solution is the
-    reference; ``time_limit`` is per test case; ``memory_limit_bytes`` raises the memory limit."""
-    name = _str(r, "name").strip()
-    cases: list[IOCase] = []
-    seen: set[str] = set()
-    for group in ("public_tests", "private_tests", "generated_tests"):
-        tests = r.get(group) or {"input": [], "output": []}
-        if not isinstance(tests, dict):
-            raise SourceError(group, "expected an object with input and output lists")
-        ins, outs = _str_list(tests, "input"), _str_list(tests, "output")
-        if len(ins) != len(outs):
-            raise SourceError(group, f"{len(ins)} inputs and {len(outs)} outputs")
-        for stdin, stdout in zip(ins, outs, strict=True):
-            if stdin not in seen:
-                seen.add(stdin)
-                cases.append(IOCase(stdin=stdin, stdout=stdout))
-    if not cases:
-        raise SourceError("public_tests", "no tests in public_tests, private_tests or generated_tests")
-    limit = r.get("time_limit")
-    seconds = None
-    if isinstance(limit, dict):
-        seconds = float(limit.get("seconds") or 0) + float(limit.get("nanos") or 0) / 1e9
-    memory = r.get("memory_limit_bytes")
-    meta: dict[str, JsonValue] = {"source": "deepmind/code_contests", "license": "CC-BY-4.0", "name": name}
-    for key in ("difficulty", "cf_contest_id", "cf_index", "cf_rating"):
-        if isinstance(r.get(key), (int, str)):
-            meta[key] = r[key]
-    return CodeProblem(
-        id="codecontests-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or str(index)),
-        kind="code",
-        prompt=_text_field(r, "description")
-        + "\n\nRead the input from standard input and write the answer to standard output.\n",
-        tests=IOTests(style="stdio", cases=cases, compare=options.compare),
-        reference_solution=_python3_solution(r.get("solutions")),
-        limits=_limits(
-            max(1.0, CONTEST_TIME_SCALE * seconds) if seconds else APPS_CASE_TIMEOUT_S,
-            len(cases),
-            memory if isinstance(memory, int) and memory > 0 else None,
-        ),
-        tags=[str(t) for t in r.get("cf_tags") or [] if isinstance(t, str)],
-        meta=meta,
-    )
-
-
-def _python3_solution(solutions: Any) -> str | None:
-    if not isinstance(solutions, dict):
-        return None
-    languages, programs = solutions.get("language") or [], solutions.get("solution") or []
-    for language, program in zip(languages, programs, strict=False):
-        if language in PYTHON3 and isinstance(program, str):
-            return _lf(program)
-    return None
-
-
-def _limits(case_s: float, n_cases: int, memory_bytes: int | None) -> CodeLimits:
-    """A per-case limit, and a job cap of one case limit per case (at least 10 s, at most 300 s)."""
-    case_s = min(case_s, 60.0)
-    memory_mb = CodeLimits().memory_mb
-    if memory_bytes is not None:  # the address-space limit: never below our default
-        memory_mb = min(8192, max(memory_mb, math.ceil(memory_bytes / (1 << 20))))
-    return CodeLimits(
-        timeout_s=min(300.0, max(10.0, case_s * n_cases)), memory_mb=memory_mb, case_timeout_s=case_s
     )
 
 
@@ -439,100 +90,71 @@ FORMATS: dict[str, Converter] = {
 }
 
 
-# ---------------------------------------------------------------- files
-
-
-def _records(src: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for every record of a JSONL, .jsonl.gz or JSON-array file."""
-    opener = gzip.open if src.suffix == ".gz" else open
-    try:
-        with opener(src, "rt", encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, EOFError) as e:
-        raise InputError([f"{src}:0: <file>: cannot read: {getattr(e, 'strerror', None) or e}"]) from None
-    except UnicodeDecodeError as e:
-        raise InputError([f"{src}:0: <encoding>: not UTF-8 (byte {e.start + 1})"]) from None
-    if text.lstrip().startswith("["):
-        yield from _array_records(src, text)
-        return
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield lineno, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                [f"{src}:{lineno}: <json>: malformed JSON: {e.msg} (column {e.colno})"]
-            ) from None
-
-
-def _array_records(src: Path, text: str) -> Iterator[tuple[int, Any]]:
-    decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
-    while True:
-        pos = _skip_space(text, pos)
-        if pos < len(text) and text[pos] == "]":
-            return
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                [f"{src}:{e.lineno}: <json>: malformed JSON: {e.msg} (column {e.colno})"]
-            ) from None
-        yield text.count("\n", 0, pos) + 1, value
-        pos = _skip_space(text, end)
-        if pos < len(text) and text[pos] == ",":
-            pos += 1
-        elif pos >= len(text) or text[pos] != "]":
-            line = text.count("\n", 0, pos) + 1
-            raise InputError([f"{src}:{line}: <json>: expected ',' or ']' between array elements"])
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
-
-
-def convert(fmt: str, src: Path, options: ImportOptions = ImportOptions()) -> tuple[list[Problem], list[str]]:
-    """The problems of ``src`` and the ``file:line: field: message`` of every record that failed."""
+def converted(
+    fmt: str, src: Path, options: ImportOptions = DEFAULT_OPTIONS
+) -> Iterator[tuple[int, Problem | None, list[str]]]:
+    """(line, problem or None, ``file:line: field: message`` errors) for each record of ``src``."""
     converter = FORMATS[fmt]
+    for index, record in enumerate(read_records(src)):
+        where = f"{src}:{record.line}"
+        if record.error:
+            yield record.line, None, [f"{where}: {record.error}"]
+        elif not isinstance(record.value, dict):
+            yield (
+                record.line,
+                None,
+                [f"{where}: <json>: expected an object, got {type(record.value).__name__}"],
+            )
+        else:
+            try:
+                yield record.line, converter(index, record.value, options), []
+            except SourceError as e:
+                yield record.line, None, [f"{where}: {e.field}: {e}"]
+            except ValidationError as e:  # the converted problem breaks the bank schema
+                yield record.line, None, format_validation_error(src, record.line, e)
+
+
+def convert(fmt: str, src: Path, options: ImportOptions = DEFAULT_OPTIONS) -> tuple[list[Problem], list[str]]:
+    """The problems of ``src`` and the errors of every record that failed."""
     problems: list[Problem] = []
     errors: list[str] = []
-    for index, (lineno, record) in enumerate(_records(src)):
-        if not isinstance(record, dict):
-            errors.append(f"{src}:{lineno}: <json>: expected an object, got {type(record).__name__}")
-            continue
-        try:
-            problems.append(converter(index, record, options))
-        except SourceError as e:
-            errors.append(f"{src}:{lineno}: {e.field}: {e}")
-        except ValidationError as e:  # the converted problem breaks the bank schema
-            errors.extend(format_validation_error(src, lineno, e))
+    for _, problem, errs in converted(fmt, src, options):
+        errors.extend(errs)
+        if problem is not None:
+            problems.append(problem)
     return problems, errors
 
 
-def import_file(fmt: str, src: Path, dst: Path, options: ImportOptions = ImportOptions()) -> ImportReport:
-    """Convert ``src`` in public format ``fmt`` into a bank at ``dst`` (written atomically).
+def import_file(fmt: str, src: Path, dst: Path, options: ImportOptions = DEFAULT_OPTIONS) -> ImportReport:
+    """Convert ``src`` in public format ``fmt`` into a bank at ``dst``, streaming, written atomically.
 
-    A bad record is an InputError listing every one, and nothing is written; with
-    ``options.skip_invalid`` they are left out and reported in ``ImportReport.skipped``."""
-    problems, errors = convert(fmt, src, options)
-    if errors and not options.skip_invalid:
-        raise InputError(errors)
-    if not problems:
-        raise InputError([*errors, f"{src}:0: <file>: no problems to import"])
-    first: dict[str, int] = {}
-    for i, p in enumerate(problems):
-        if p.id in first:
-            raise InputError(
-                [f"{src}:0: id: two records give the id {p.id!r} (records {first[p.id] + 1} and {i + 1})"]
-            )
-        first[p.id] = i
+    A bad record is an InputError listing every one, and ``dst`` is left as it was; with
+    ``options.skip_invalid`` they are left out and reported in ``ImportReport.skipped``. Two
+    records with the same id are always an error."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(dst.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for p in problems:
-            fh.write(p.model_dump_json(exclude_defaults=False) + "\n")
-    tmp.replace(dst)
-    return ImportReport(written=len(problems), skipped=tuple(errors))
+    errors: list[str] = []
+    first_line: dict[str, int] = {}
+    duplicates = False  # an error even with skip_invalid: which record is meant?
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for line, problem, errs in converted(fmt, src, options):
+                errors.extend(errs)
+                if problem is None:
+                    continue
+                if problem.id in first_line:
+                    duplicates = True
+                    errors.append(
+                        f"{src}:{line}: id: {problem.id!r} again (first from line {first_line[problem.id]})"
+                    )
+                    continue
+                first_line[problem.id] = line
+                fh.write(problem.model_dump_json() + "\n")
+        if (errors and not options.skip_invalid) or duplicates:
+            raise InputError(errors)
+        if not first_line:
+            raise InputError([*errors, f"{src}:0: <file>: no problems to import"])
+        tmp.replace(dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ImportReport(written=len(first_line), skipped=tuple(errors))

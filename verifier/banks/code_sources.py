@@ -1,0 +1,278 @@
+"""Converters for code benchmarks: MBPP (the original ``mbpp.jsonl``), APPS (``input_output`` with
+``inputs``/``outputs`` and an optional ``fn_name``) and CodeContests (public, private and generated
+tests). Pure: one record in, one problem out. docs/code-judging.md says how each field maps.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import re
+from typing import Any
+
+from pydantic import JsonValue
+
+from verifier.banks.sources import ImportOptions, SourceError, get, json_text, statement, string, string_list
+from verifier.code.program import defines, with_challenge
+from verifier.schema import AssertTests, CallCase, CallTests, CodeLimits, CodeProblem, IOCase, IOTests
+
+
+def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
+    """MBPP: ``test_list`` asserts call the function by name; they become a ``check`` module (the
+    harness binds that name to the candidate). ``test_setup_code`` runs first in the tests'
+    namespace; ``challenge_test_list`` becomes the ``challenge`` module. The prompt is the MBPP
+    paper's: the task text and the three tests, which fix the function's name and signature."""
+    task_id = get(r, "task_id")
+    if type(task_id) is not int:
+        raise SourceError("task_id", f"expected an integer, got {type(task_id).__name__}")
+    text = statement(r, "text")
+    code = _lf(string(r, "code"))
+    tests = [_lf(t).strip() for t in string_list(r, "test_list")]
+    if not tests:
+        raise SourceError("test_list", "no tests")
+    challenge = [_lf(t).strip() for t in string_list(r, "challenge_test_list", required=False)]
+    setup = _lf(string(r, "test_setup_code", default=""))
+    check = _check_module(tests, "test_list")
+    problem = CodeProblem(
+        id=f"mbpp-{task_id}",
+        kind="code",
+        prompt=f"{text}\nYour code should pass these tests:\n\n" + "\n".join(tests) + "\n",
+        tests=AssertTests(
+            style="assert",
+            code=check,
+            entry_point=_called_function(tests, code),
+            setup_code=_parsed(setup, "test_setup_code"),
+            challenge=_check_module(challenge, "challenge_test_list") if challenge else None,
+        ),
+        reference_solution=code,
+        meta={"source": "google-research/mbpp", "license": "CC-BY-4.0", "task_id": task_id},
+    )
+    return with_challenge(problem) if options.challenge else problem
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def _parsed(code: str, field: str) -> str:
+    try:
+        ast.parse(code)
+    except SyntaxError as e:
+        raise SourceError(field, f"not valid Python: {e.msg} (line {e.lineno})") from None
+    return code
+
+
+def _check_module(asserts: list[str], field: str) -> str:
+    """``def check(candidate):`` with the asserts as its body, each one meaning what it meant alone."""
+    body = []
+    for k, line in enumerate(asserts):
+        try:
+            alone = ast.dump(ast.parse(line))
+        except SyntaxError as e:
+            raise SourceError(f"{field}.{k}", f"not valid Python: {e.msg}") from None
+        indented = "    " + line.replace("\n", "\n    ")
+        # Indenting a multi-line string literal would change it: such a test runs as it was written.
+        body.append(indented if _body_dump(indented) == alone else f"    exec({line!r}, globals())")
+    return "def check(candidate):\n" + "\n".join(body) + "\n"
+
+
+def _body_dump(indented: str) -> str | None:
+    try:
+        function = ast.parse(f"def check(candidate):\n{indented}\n").body[0]
+    except SyntaxError:
+        return None
+    return (
+        ast.dump(ast.Module(body=function.body, type_ignores=[]))
+        if isinstance(function, ast.FunctionDef)
+        else None
+    )
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _called_function(tests: list[str], code: str) -> str:
+    """The function the tests call: the first called name the reference defines, else the first
+    called name that is not a builtin (``set(f(x)) == {...}`` calls ``f``)."""
+    called: list[str] = []
+    for line in tests:
+        for node in ast.walk(ast.parse(line)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in called:
+                called.append(node.func.id)
+    for name in called:
+        if defines(code, name):
+            return name
+    for name in called:
+        if name not in _BUILTINS:
+            return name
+    raise SourceError("test_list", "cannot tell which function the tests call")
+
+
+# ---------------------------------------------------------------- APPS
+
+
+# The APPS harness's per-case limit (its testing_util uses 4 s per test case).
+APPS_CASE_TIMEOUT_S = 4.0
+
+
+def apps(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
+    """APPS: ``input_output`` holds ``inputs``/``outputs`` (stdin/stdout text, or lists of lines);
+    with ``fn_name`` they are argument lists and return values (call style; a LeetCode-style
+    ``class Solution`` method becomes the entry point ``Solution.<fn_name>``). The first of
+    ``solutions`` is the reference."""
+    pid = r.get("problem_id", index)
+    io = json_text(r, "input_output")
+    if not isinstance(io, dict):
+        raise SourceError("input_output", "expected an object with inputs and outputs")
+    inputs, outputs = io.get("inputs"), io.get("outputs")
+    if not isinstance(inputs, list) or not isinstance(outputs, list):
+        raise SourceError("input_output", "inputs and outputs must be lists")
+    if not inputs or len(inputs) != len(outputs):
+        raise SourceError(
+            "input_output", f"{len(inputs)} inputs and {len(outputs)} outputs (need n > 0 of each)"
+        )
+    solutions = json_text(r, "solutions", default=[])
+    if not isinstance(solutions, list) or not all(isinstance(s, str) for s in solutions):
+        raise SourceError("solutions", "expected a list of program texts")
+    question = statement(r, "question")
+    starter = _lf(string(r, "starter_code", default=""))
+    fn_name = io.get("fn_name")
+    tests: CallTests | IOTests
+    if fn_name is not None:
+        if not isinstance(fn_name, str) or not fn_name.isidentifier():
+            raise SourceError("input_output.fn_name", "expected a function name")
+        entry = _method_or_function(fn_name, starter, solutions[0] if solutions else "")
+        cases = []
+        for k, (args, expected) in enumerate(zip(inputs, outputs, strict=True)):
+            if not isinstance(args, list):
+                raise SourceError(f"input_output.inputs.{k}", "expected a list of arguments")
+            # The APPS harness accepts a return value equal to the output or, when the output is a
+            # one-element list, to its element: the source does not say which one is meant.
+            if isinstance(expected, list) and len(expected) == 1:
+                cases.append(CallCase(args=args, expected=expected[0], alternatives=[expected]))
+            else:
+                cases.append(CallCase(args=args, expected=expected))
+        tests = CallTests(style="call", entry_point=entry, cases=cases)
+        how = f"Write the function `{fn_name}`" + (
+            f" in:\n\n{starter.rstrip()}\n" if starter.strip() else ".\n"
+        )
+    else:
+        cases_io = [
+            IOCase(stdin=_text(i, f"input_output.inputs.{k}"), stdout=_text(o, f"input_output.outputs.{k}"))
+            for k, (i, o) in enumerate(zip(inputs, outputs, strict=True))
+        ]
+        tests = IOTests(style="stdio", cases=cases_io, compare=options.compare)
+        how = "Read the input from standard input and write the answer to standard output.\n"
+    meta: dict[str, JsonValue] = {"source": "codeparrot/apps", "license": "MIT", "problem_id": pid}
+    for key in ("difficulty", "url"):
+        if isinstance(r.get(key), str):
+            meta[key] = r[key]
+    return CodeProblem(
+        id=f"apps-{pid}",
+        kind="code",
+        prompt=f"{question}\n\n{how}",
+        tests=tests,
+        reference_solution=_lf(solutions[0]) if solutions else None,
+        limits=_limits(APPS_CASE_TIMEOUT_S, len(inputs), None),
+        tags=[str(r["difficulty"])] if isinstance(r.get("difficulty"), str) else [],
+        meta=meta,
+    )
+
+
+def _text(value: Any, field: str) -> str:
+    """APPS stores some stdin/stdout texts as lists of lines."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(value)
+    raise SourceError(field, f"expected text or a list of lines, got {type(value).__name__}")
+
+
+_CLASS = re.compile(r"^class\s+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def _method_or_function(fn_name: str, starter: str, reference: str) -> str:
+    """``Class.method`` when the starter code (or, without one, the reference) defines the function
+    as a method of a class (LeetCode's ``class Solution``), else the function's name."""
+    source = starter if starter.strip() else reference
+    match = _CLASS.search(source)
+    if match and re.search(rf"^\s+def\s+{re.escape(fn_name)}\s*\(", source, re.MULTILINE):
+        return f"{match.group(1)}.{fn_name}"
+    return fn_name
+
+
+# ---------------------------------------------------------------- CodeContests
+
+
+# The contest's limits are for its judge's hardware, and C++: twice them, at least 1 s, for Python
+# on ours, so a correct reference is not turned into a timeout by a slower machine.
+CONTEST_TIME_SCALE = 2.0
+PYTHON3 = (3, "PYTHON3")
+
+
+def codecontests(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
+    """CodeContests: stdin/stdout tests from ``public_tests``, ``private_tests`` and
+    ``generated_tests`` (duplicate inputs kept once, first wins); the first Python 3 solution is the
+    reference; ``time_limit`` is per test case; ``memory_limit_bytes`` raises the memory limit."""
+    name = string(r, "name").strip()
+    cases: list[IOCase] = []
+    seen: set[str] = set()
+    for group in ("public_tests", "private_tests", "generated_tests"):
+        tests = r.get(group) or {"input": [], "output": []}
+        if not isinstance(tests, dict):
+            raise SourceError(group, "expected an object with input and output lists")
+        ins, outs = string_list(tests, "input"), string_list(tests, "output")
+        if len(ins) != len(outs):
+            raise SourceError(group, f"{len(ins)} inputs and {len(outs)} outputs")
+        for stdin, stdout in zip(ins, outs, strict=True):
+            if stdin not in seen:
+                seen.add(stdin)
+                cases.append(IOCase(stdin=stdin, stdout=stdout))
+    if not cases:
+        raise SourceError("public_tests", "no tests in public_tests, private_tests or generated_tests")
+    limit = r.get("time_limit")
+    seconds = None
+    if isinstance(limit, dict):
+        seconds = float(limit.get("seconds") or 0) + float(limit.get("nanos") or 0) / 1e9
+    memory = r.get("memory_limit_bytes")
+    meta: dict[str, JsonValue] = {"source": "deepmind/code_contests", "license": "CC-BY-4.0", "name": name}
+    for key in ("difficulty", "cf_contest_id", "cf_index", "cf_rating"):
+        if isinstance(r.get(key), (int, str)):
+            meta[key] = r[key]
+    return CodeProblem(
+        id="codecontests-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or str(index)),
+        kind="code",
+        prompt=statement(r, "description")
+        + "\n\nRead the input from standard input and write the answer to standard output.\n",
+        tests=IOTests(style="stdio", cases=cases, compare=options.compare),
+        reference_solution=_python3_solution(r.get("solutions")),
+        limits=_limits(
+            max(1.0, CONTEST_TIME_SCALE * seconds) if seconds else APPS_CASE_TIMEOUT_S,
+            len(cases),
+            memory if isinstance(memory, int) and memory > 0 else None,
+        ),
+        tags=[str(t) for t in r.get("cf_tags") or [] if isinstance(t, str)],
+        meta=meta,
+    )
+
+
+def _python3_solution(solutions: Any) -> str | None:
+    if not isinstance(solutions, dict):
+        return None
+    languages, programs = solutions.get("language") or [], solutions.get("solution") or []
+    for language, program in zip(languages, programs, strict=False):
+        if language in PYTHON3 and isinstance(program, str):
+            return _lf(program)
+    return None
+
+
+def _limits(case_s: float, n_cases: int, memory_bytes: int | None) -> CodeLimits:
+    """A per-case limit, and a job cap of one case limit per case (at least 10 s, at most 300 s)."""
+    case_s = min(case_s, 60.0)
+    memory_mb = CodeLimits().memory_mb
+    if memory_bytes is not None:  # the address-space limit: never below our default
+        memory_mb = min(8192, max(memory_mb, math.ceil(memory_bytes / (1 << 20))))
+    return CodeLimits(
+        timeout_s=min(300.0, max(10.0, case_s * n_cases)), memory_mb=memory_mb, case_timeout_s=case_s
+    )
