@@ -70,8 +70,9 @@ def vllm_python(explicit: str | None) -> str:
     )
 
 
-def _engine_env(settings: BackendSettings) -> dict[str, str]:
-    """vLLM reads these from its environment (they are vLLM's settings, not ours)."""
+def engine_env(kv_cache_gb: int) -> dict[str, str]:
+    """vLLM reads these from its environment (they are vLLM's settings, not ours), for the offline
+    engine and for its server alike."""
     cpus = sorted(os.sched_getaffinity(0))
     return {
         **os.environ,
@@ -80,7 +81,7 @@ def _engine_env(settings: BackendSettings) -> dict[str, str]:
         # Never phone home: usage statistics would leave the machine.
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
-        "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gb),
+        "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gb),
         "VLLM_CPU_OMP_THREADS_BIND": f"{cpus[0]}-{cpus[-1]}"
         if cpus == list(range(cpus[0], cpus[-1] + 1))
         else ",".join(map(str, cpus)),
@@ -109,7 +110,7 @@ class VllmGenerator:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
-            env=_engine_env(settings),
+            env=engine_env(settings.kv_cache_gb),
             text=True,
             start_new_session=True,  # its own process group: close() ends vLLM's engine processes too
         )
@@ -233,6 +234,8 @@ class VllmGenerator:
             log.debug("vLLM worker group already empty")
         self._proc.wait()
         self._log.close()
+        if self._proc.returncode == 0:  # a clean stop: the log holds nothing worth keeping
+            self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> VllmGenerator:
         return self
