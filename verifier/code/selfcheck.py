@@ -56,36 +56,36 @@ def mutant_for(problem: CodeProblem, reference: str) -> str | None:
 def selfcheck_code_problems(
     problems: Sequence[CodeProblem], sandbox: Sandbox | None = None
 ) -> list[list[str]]:
-    """For each problem, its failure messages (empty = ok). All runs go to the pool concurrently."""
+    """For each problem, its failure messages (empty = ok; the caller names the problem). All runs go
+    to the pool concurrently."""
     items: list[tuple[CodeProblem, str]] = []
     owners: list[tuple[int, str]] = []
     messages: list[list[str]] = [[] for _ in problems]
     for i, p in enumerate(problems):
         if p.reference_solution is None:
-            messages[i].append(f"{p.id}: no reference_solution to check")
+            messages[i].append("no reference_solution to check")
             continue
         items.append((with_challenge(p), p.reference_solution))
         owners.append((i, "reference"))
         mutant = mutant_for(p, p.reference_solution)
         if mutant is None:
-            messages[i].append(f"{p.id}: cannot make a return-None mutant of the reference solution")
+            messages[i].append("cannot make a return-None mutant of the reference solution")
             continue
         items.append((p, mutant))
         owners.append((i, "mutant"))
     verdicts = check_code_many(items, sandbox=sandbox, raw_code=True)
     for (i, what), v in zip(owners, verdicts, strict=True):
-        pid = problems[i].id
         if v.infrastructure_failure:
-            messages[i].append(f"{pid}: {what}: sandbox error (not a verdict): {v.reason}")
+            messages[i].append(f"{what}: sandbox error (not a verdict): {v.reason}")
         elif what == "reference" and not v.correct:
-            messages[i].append(f"{pid}: reference solution does not pass: {v.status.value}: {v.reason}")
+            messages[i].append(f"reference solution does not pass: {v.status.value}: {v.reason}")
         elif what == "mutant" and v.correct:
             kind = (
                 "a program that prints nothing"
                 if isinstance(problems[i].tests, IOTests)
                 else "a return-None mutant of the reference"
             )
-            messages[i].append(f"{pid}: {kind} passes: the tests are too weak")
+            messages[i].append(f"{kind} passes: the tests are too weak")
     return messages
 
 
