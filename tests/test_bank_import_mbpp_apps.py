@@ -322,3 +322,23 @@ def test_a_failed_import_leaves_the_old_bank(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         import_file("mbpp", src, out)
     assert out.read_text() == "old\n" and not (tmp_path / "out.jsonl.tmp").exists()
+
+
+def test_cli_options_and_skipped_records(tmp_path: Path) -> None:
+    out = str(tmp_path / "out.jsonl")
+    wrong = run_verify("bank", "import", "mbpp", str(MBPP), "-o", out, "--compare", "float", timeout=120)
+    assert wrong.returncode == 2 and "--compare applies to apps and codecontests only" in wrong.stderr
+    wrong = run_verify("bank", "import", "apps", str(APPS), "-o", out, "--challenge", timeout=120)
+    assert wrong.returncode == 2 and "--challenge applies to mbpp only" in wrong.stderr
+    src = tmp_path / "src.jsonl"
+    src.write_text(MBPP.read_text() + '{"task_id": 1}\n')
+    done = run_verify("bank", "import", "mbpp", str(src), "-o", out, "--skip-invalid", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 6 problems" in done.stdout and "(1 records skipped)" in done.stdout
+    assert f"skipped: {src}:7: text: missing field" in done.stderr
+    floats = run_verify("bank", "import", "apps", str(APPS), "-o", out, "--compare", "float", timeout=120)
+    assert floats.returncode == 0 and all(
+        p.tests.compare == "float"
+        for p in load_bank(out).problems
+        if isinstance(p.tests, IOTests)  # type: ignore[union-attr]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -81,22 +82,28 @@ def check(
 @bank_app.command("import")
 def import_(
     fmt: Format = typer.Argument(..., help="the public format of SRC"),
-    src: Path = typer.Argument(..., help="source file (.jsonl or .jsonl.gz)"),
+    src: Path = typer.Argument(..., help="source file (.jsonl, .jsonl.gz or a JSON array)"),
     out: Path = typer.Option(..., "-o", "--out", help="bank file to write"),
     challenge: bool = typer.Option(
         False, "--challenge", help="mbpp: count the challenge tests in every run (default: self-check only)"
     ),
-    compare: Compare = typer.Option(
-        Compare.tokens,
+    compare: Compare | None = typer.Option(
+        None,
         "--compare",
-        help="apps, codecontests: how stdout is compared with the expected output",
+        help="apps, codecontests: how stdout is compared with the expected output (default: tokens)",
     ),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="leave out records that cannot be converted (listed) instead of failing"
     ),
 ) -> None:
     """Convert a public dataset (GSM8K, MATH-500, HumanEval, MBPP, APPS, CodeContests) into a bank."""
-    options = ImportOptions(challenge=challenge, compare=compare.value, skip_invalid=skip_invalid)
+    if challenge and fmt is not Format.mbpp:
+        fail_input([f"--challenge applies to mbpp only, not {fmt.value}"])
+    if compare is not None and fmt not in (Format.apps, Format.codecontests):
+        fail_input([f"--compare applies to apps and codecontests only, not {fmt.value}"])
+    options = ImportOptions(challenge=challenge, skip_invalid=skip_invalid)
+    if compare is not None:
+        options = replace(options, compare=compare.value)
     try:
         report = import_file(fmt.value, src, out, options)
     except InputError as e:
