@@ -129,11 +129,22 @@ def test_filter_stages_from_filters_jsonl(gsm8k_run: Path, tmp_path: Path) -> No
             rows.append(
                 {**key, "stage": "dedup", "kept": i >= 5, "reason": "near-duplicate", "details": {"j": 0.9}}
             )
+    # Lines of an earlier filter run with other settings: summary.json says which settings are current.
+    rows += [
+        {"problem_id": c["problem_id"], "sample_index": c["sample_index"], "settings_key": "old"}
+        | {"stage": "anchor", "kept": False, "reason": "old settings", "details": {}}
+        for c in verified
+    ]
     _write_jsonl(run / "filters.jsonl", rows)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["filters"] = {"anchor": {"settings_key": "k1"}, "dedup": {"settings_key": "k1"}}
+    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     code, stdout, stderr = _report(run, "--clusters", "0")
     assert code == 0, stderr
     assert "dropped by anchor 3, dropped by dedup 2" in stdout
     assert f"{len(verified)} verified, {len(verified) - 5} kept" in stdout
+    page = (run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Filter stages" in page
 
 
 def test_zero_verified_chains_and_a_missing_bank(tmp_path: Path) -> None:

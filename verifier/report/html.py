@@ -159,6 +159,18 @@ def _outcomes(p: Page) -> str:
         + _table(("category", "samples", "share"), breakdown, (False, True, True))
         + '<p class="muted">"sandbox error" and "checker error" are the checker\'s failures, not the '
         "answer's: they are left out of pass@k. A filter stage drops verified chains before the data set.</p>"
+        + (
+            "<h3>Filter stages</h3>"
+            + _table(
+                ("stage", "judged", "kept", "dropped"),
+                ((_e(s), _num(k + d), _num(k), _num(d)) for s, (k, d) in o.stages.items()),
+                (False, True, True, True),
+            )
+            + '<p class="muted">Each stage judges the verified chains on its own; above, a chain two stages '
+            "dropped counts under the first.</p>"
+            if o.stages
+            else ""
+        )
         + "<h3>pass@k and maj@k</h3>"
         + _table(("k", "pass@k", "maj@k"), curve, (True, True, True))
         + "<h3>The hardest problems</h3>"

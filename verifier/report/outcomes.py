@@ -61,6 +61,7 @@ class Outcomes:
     pass_at_k: dict[int, float | None]
     maj_at_k: dict[int, float | None]
     breakdown: dict[str, int]  # category or "dropped by <stage>" -> chains
+    stages: dict[str, tuple[int, int]]  # filter stage -> (kept, dropped) of the chains it judged
     samples: int
     verified: int
     kept: int
@@ -112,6 +113,10 @@ def outcomes(run: RunDir) -> Outcomes:
         pass_at_k={k: mean_pass_at_k(counts, k) for k in range(1, n_max + 1)},
         maj_at_k=mean_maj_curve(votes_by_problem(run.chains).values(), n_max),
         breakdown=dict(sorted(breakdown.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))),
+        stages={
+            stage: (sum(d.values()), sum(not k for k in d.values()))
+            for stage, d in run.filter_decisions().items()
+        },
         samples=len(run.chains),
         verified=sum(r.verdict.correct for r in run.chains),
         kept=len(kept_keys),

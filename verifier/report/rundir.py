@@ -9,27 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import TypeAdapter
 
 from verifier.banks.jsonl import read_jsonl
 from verifier.banks.loader import Bank, load_bank
 from verifier.errors import InputError
+from verifier.filters.store import FILTERS_FILE, FilterRecord
 from verifier.pipeline.run import file_digest
 from verifier.schema import ChainRecord
-
-
-class FilterRecord(BaseModel):
-    """A line of filters.jsonl: one filter stage's decision on one chain."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    problem_id: str
-    sample_index: int
-    stage: str
-    settings_key: str = ""
-    kept: bool
-    reason: str = ""
-    details: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,19 +33,34 @@ class RunDir:
     def name(self) -> str:
         return self.path.resolve().name
 
-    def dropped_by(self) -> dict[tuple[str, int], str]:
-        """The first filter stage (in the order stages appear in filters.jsonl) that dropped each chain;
-        for a chain decided twice by one stage (a rerun) the later line wins."""
-        decisions: dict[tuple[str, int, str], bool] = {}
-        stages: dict[str, None] = {}
+    def filter_stages(self) -> dict[str, str | None]:
+        """stage -> settings_key of the filter run that wrote verified.jsonl (summary.json "filters", in
+        its order); without that, every stage of filters.jsonl in first-seen order, any settings."""
+        declared = (self.summary or {}).get("filters")
+        if isinstance(declared, dict) and declared:
+            return {
+                str(stage): (v.get("settings_key") if isinstance(v, dict) else None)
+                for stage, v in declared.items()
+            }
+        return {f.stage: None for f in self.filters or ()}
+
+    def filter_decisions(self) -> dict[str, dict[tuple[str, int], bool]]:
+        """Per current stage, its kept/dropped decision on each chain it judged (the newest line wins)."""
+        stages = self.filter_stages()
+        out: dict[str, dict[tuple[str, int], bool]] = {stage: {} for stage in stages}
         for f in self.filters or ():
-            decisions[(f.problem_id, f.sample_index, f.stage)] = f.kept
-            stages.setdefault(f.stage)
+            if f.stage in stages and stages[f.stage] in (None, f.settings_key):
+                out[f.stage][(f.problem_id, f.sample_index)] = f.kept
+        return out
+
+    def dropped_by(self) -> dict[tuple[str, int], str]:
+        """The first current stage that dropped each chain. Stages judge independently, so a chain
+        another stage also dropped is counted under the first one only (the breakdown adds up)."""
         out: dict[tuple[str, int], str] = {}
-        for stage in stages:
-            for (pid, idx, s), kept in decisions.items():
-                if s == stage and not kept:
-                    out.setdefault((pid, idx), stage)
+        for stage, decisions in self.filter_decisions().items():
+            for key, kept in decisions.items():
+                if not kept:
+                    out.setdefault(key, stage)
         return out
 
     def kept(self) -> list[ChainRecord]:
@@ -145,7 +147,7 @@ def load_run(path: Path) -> RunDir:
     chains = _read_lines(chains_path, TypeAdapter(ChainRecord), notes)
     # A resumed run may log a unit twice (a retried infrastructure failure): the newest line wins.
     latest = {(r.problem_id, r.sample_index): r for r in chains}
-    filters_path = path / "filters.jsonl"
+    filters_path = path / FILTERS_FILE
     filters = (
         tuple(_read_lines(filters_path, TypeAdapter(FilterRecord), notes)) if filters_path.is_file() else None
     )
