@@ -104,6 +104,43 @@ MASKED_PATHS = (
             "misc.current",
             "misc.events",
             "rdma.current",
+            # cgroup v1: whole controllers, and the memory controller's counters (its
+            # memory.oom_control stays: the fork server reads OOM kills there)
+            "blkio",
+            "cpu",
+            "cpuacct",
+            "cpu,cpuacct",
+            "pids",
+            "freezer",
+            "devices",
+            "systemd",
+            "hugetlb",
+            "net_cls",
+            "net_prio",
+            "net_cls,net_prio",
+            "perf_event",
+            "rdma",
+            "misc",
+            *(
+                f"memory/memory.{counter}"
+                for counter in (
+                    "failcnt",
+                    "max_usage_in_bytes",
+                    "usage_in_bytes",
+                    "stat",
+                    "numa_stat",
+                    "kmem.failcnt",
+                    "kmem.max_usage_in_bytes",
+                    "kmem.usage_in_bytes",
+                    "kmem.slabinfo",
+                    "kmem.tcp.failcnt",
+                    "kmem.tcp.max_usage_in_bytes",
+                    "kmem.tcp.usage_in_bytes",
+                    "memsw.failcnt",
+                    "memsw.max_usage_in_bytes",
+                    "memsw.usage_in_bytes",
+                )
+            ),
         )
     ),
 )
@@ -222,6 +259,7 @@ def create_container(client: docker.DockerClient, config: dict[str, Any]) -> Any
     created = client.api.create_container(
         image=config["image"],
         command=config["command"],
+        entrypoint=config.get("entrypoint"),  # only tests replace the fork server (a broken one)
         hostname=config["hostname"],
         user=config["user"],
         detach=config["detach"],

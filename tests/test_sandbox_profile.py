@@ -16,9 +16,10 @@ FIXED = {
     "network_disabled": True,
     "read_only": True,
     "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges:true"],
+    "cap_add": ["SETUID", "SETGID", "KILL"],  # the fork server's only; jobs drop to fresh uids
+    "cgroupns": "private",
     "privileged": False,
-    "user": "10001:10001",
+    "user": "0:0",
     "ipc_mode": "private",
     "volumes": {},
     "devices": [],
@@ -36,6 +37,25 @@ def test_profile_is_fixed_whatever_the_sizes(limits: ContainerLimits) -> None:
     assert config["pids_limit"] == limits.pids
     assert config["log_config"].type == "none"
     assert "size=" in config["tmpfs"]["/tmp"] and "noexec" in config["tmpfs"]["/tmp"]
+    assert config["security_opt"][0] == "no-new-privileges:true"
+    assert config["security_opt"][1].startswith("seccomp=")
+    assert (
+        "/proc/sys/kernel/random/boot_id" in config["masked_paths"] and "/sys/block" in config["masked_paths"]
+    )
+
+
+def test_seccomp_profile_denies_what_the_issue_names() -> None:
+    import json
+
+    from sandboxes.profile import seccomp_profile
+
+    profile = json.loads(seccomp_profile())
+    allowed = {n for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    denied = {n for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ERRNO" for n in r["names"]}
+    named = {"io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key", "request_key"}
+    named |= {"userfaultfd", "perf_event_open", "bpf"}
+    assert named <= denied and not named & allowed
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
 
 
 @pytest.mark.parametrize("bad", [{"memory_mb": 10**6}, {"pids": 0}, {"cpus": 0.0}, {"tmpfs_mb": 0}])
@@ -60,13 +80,18 @@ def test_engine_applies_the_profile(docker_client, sandbox_pool) -> None:
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
-    assert host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert sorted(host["CapAdd"]) == ["KILL", "SETGID", "SETUID"]
+    assert host["CgroupnsMode"] == "private"
+    assert host["SecurityOpt"][0] == "no-new-privileges:true" and host["SecurityOpt"][1].startswith(
+        "seccomp="
+    )
+    assert "/sys/block" in host["MaskedPaths"] and "/proc/sys" in host["ReadonlyPaths"]
     assert host["Privileged"] is False
     assert host["Memory"] == host["MemorySwap"] > 0
     assert host["PidsLimit"] > 0 and host["NanoCpus"] > 0
     assert host["LogConfig"]["Type"] == "none"
     assert not host.get("Binds") and not containers[0].attrs.get("Mounts")
-    assert containers[0].attrs["Config"]["User"] == "10001:10001"
+    assert containers[0].attrs["Config"]["User"] == "0:0"
 
 
 @pytest.mark.docker

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sandboxes.runner.harness import pump
+from sandboxes.runner.pump import pump
 
 
 def pipe_with(data: bytes) -> int:
@@ -34,7 +34,13 @@ def test_budget(
     stdout: bytes, stderr: bytes, result: bytes, budget: int, caps: dict | None, over: bool
 ) -> None:
     fds = {"stdout": pipe_with(stdout), "stderr": pipe_with(stderr), "result": pipe_with(result)}
-    out = pump(fds, budget=budget, deadline=time.monotonic() + 5, exited=lambda: False, caps=caps)
+    done_r, done_w = os.pipe()
+    os.write(done_w, b"x")  # the child is done; its pipes hold what it wrote
+    try:
+        out = pump(fds, budget=budget, deadline=time.monotonic() + 5, done_fd=done_r, caps=caps)
+    finally:
+        os.close(done_r)
+        os.close(done_w)
     assert out.over_budget is over
     assert not out.timed_out
     if not over:
@@ -43,20 +49,37 @@ def test_budget(
 
 def test_deadline_while_a_pipe_stays_open() -> None:
     r, w = os.pipe()
+    done_r, done_w = os.pipe()
     try:
-        out = pump({"stdout": r}, budget=100, deadline=time.monotonic() + 0.2, exited=lambda: False)
+        out = pump({"stdout": r}, budget=100, deadline=time.monotonic() + 0.2, done_fd=done_r)
     finally:
-        os.close(w)
+        for fd in (w, done_r, done_w):
+            os.close(fd)
     assert out.timed_out
+
+
+def test_closed_pipes_do_not_end_the_wait_before_the_child_is_done() -> None:
+    """A child that closes its fds and sleeps: the deadline still stops it (nothing ends early)."""
+    done_r, done_w = os.pipe()
+    try:
+        started = time.monotonic()
+        out = pump({"stdout": pipe_with(b"x")}, budget=100, deadline=started + 0.3, done_fd=done_r)
+    finally:
+        os.close(done_r)
+        os.close(done_w)
+    assert out.timed_out and not out.done and time.monotonic() - started >= 0.3
 
 
 def test_a_background_writer_cannot_stall_after_exit() -> None:
     r, w = os.pipe()  # the write end stays open, as if a daemon held it
+    done_r, done_w = os.pipe()
+    os.write(done_w, b"x")  # the child is done
     try:
-        out = pump({"stdout": r}, budget=100, deadline=time.monotonic() + 30, exited=lambda: True)
+        out = pump({"stdout": r}, budget=100, deadline=time.monotonic() + 30, done_fd=done_r)
     finally:
-        os.close(w)
-    assert not out.timed_out  # it stopped after the grace period, not at the deadline
+        for fd in (w, done_r, done_w):
+            os.close(fd)
+    assert not out.timed_out and out.done  # it stopped after the grace period, not at the deadline
 
 
 @pytest.mark.parametrize(

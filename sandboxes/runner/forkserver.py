@@ -186,8 +186,12 @@ def main(argv: list[str] | None = None) -> None:
     zygote = Zygote(cpus)
     seq = 0
 
+    # The block's uid pairs in a random order: a job's uid says nothing about how many jobs ran here.
+    order = list(range(count // 2))
+    secrets.SystemRandom().shuffle(order)
+
     def uids(n: int) -> tuple[int, int]:
-        return base + 2 * n, base + 2 * n + 1
+        return base + 2 * order[n], base + 2 * order[n] + 1
 
     zygote.request(uids(seq))
     reader = LineReader(0, chunk=1 << 20, limit=1 << 30)

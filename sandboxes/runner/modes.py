@@ -76,7 +76,7 @@ def run_job(job: dict[str, Any], report: Reporter, candidate: CandidateProcess, 
         ended = True
     except CaseTimeout:
         ctx.timed_out = True
-        report.emit({"phase": "program", "error": "Timeout", "message": "loading the program took too long"})
+        report.emit({"phase": "program", "timeout": True, "seconds": time.monotonic() - ctx.started})
         ended = True
     if not ended:
         if mode == "assert":

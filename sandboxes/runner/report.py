@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dis
 import json
-import resource
 import traceback
 from typing import Any
 
@@ -21,8 +21,8 @@ class Reporter:
 
 def describe(exc: BaseException) -> dict[str, Any]:
     """Exception name and a short message; the message comes from candidate code, so guard it.
-    A ``MemoryError`` says whether this process was near its address-space limit (a real
-    allocation failure) or not (the program raised it itself)."""
+    A ``MemoryError`` says whether an allocation failed (the address-space limit) or the program
+    raised it itself."""
     try:
         message = str(exc)[:500]
     except BaseException:  # noqa: BLE001 - a candidate __str__ may raise anything
@@ -30,21 +30,20 @@ def describe(exc: BaseException) -> dict[str, Any]:
     record: dict[str, Any] = {"error": type(exc).__name__, "message": message}
     if isinstance(exc, MemoryError):
         flag = getattr(exc, "memory_limit", None)  # set where it was rebuilt from another process
-        record["memory_limit"] = bool(flag) if flag is not None else near_memory_limit()
+        record["memory_limit"] = bool(flag) if flag is not None else not raised_explicitly(exc)
     return record
 
 
-def near_memory_limit(fraction: float = 0.75) -> bool:
-    """Whether this process's peak virtual size came within ``fraction`` of RLIMIT_AS."""
-    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    if soft == resource.RLIM_INFINITY:
-        return False
-    try:
-        with open("/proc/self/status") as fh:
-            peak = next((line.split()[1] for line in fh if line.startswith("VmPeak:")), "0")
-    except OSError:
-        return False
-    return int(peak) * 1024 >= fraction * soft
+def raised_explicitly(exc: BaseException) -> bool:
+    """Whether the innermost Python frame raised ``exc`` with a ``raise`` statement (the program
+    said MemoryError itself) rather than an allocation failing under it."""
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    return 0 <= tb.tb_lasti < len(code) and code[tb.tb_lasti] == dis.opmap["RAISE_VARARGS"]
 
 
 def tail_traceback() -> str:

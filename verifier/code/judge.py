@@ -131,7 +131,13 @@ def _infrastructure_and_limits(result: JobResult) -> tuple[CodeStatus, str, str]
         return CodeStatus.TIMEOUT, f"wall-clock deadline exceeded ({result.wall_s:.1f} s)", "wall_clock"
     late = next((r for r in result.records if r.get("timeout") is True), None)
     if late is not None:
-        where = f"case {late['case']}" if "case" in late else "the tests"
+        where = (
+            f"case {late['case']}"
+            if "case" in late
+            else "the program"
+            if late.get("phase") == "program"
+            else "the tests"
+        )
         seconds = late.get("seconds")
         took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
         return CodeStatus.TIMEOUT, f"{where} exceeded its time limit{took}", "case_time_limit"
