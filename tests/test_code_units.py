@@ -3,12 +3,15 @@ type-strict comparison and plain-JSON serialisation. No Docker."""
 
 from __future__ import annotations
 
+import collections
+import decimal
+import fractions
 import json
 
 import pytest
 
 from sandboxes.protocol import JobResult, parse_result_channel
-from sandboxes.runner.harness import decode, encode, to_plain
+from sandboxes.runner.codec import decode, encode, loads_bounded
 from verifier.code.extract import CodeExtraction, extract_code
 from verifier.code.judge import json_equal, judge
 from verifier.code.program import assemble, defines
@@ -91,6 +94,14 @@ def test_defines(code: str, name: str, expected: bool) -> None:
         ({"a": 1}, {"a": 1, "b": 2}, False),
         (None, None, True),
         ("1", 1, False),
+        ([1, 2], (1, 2), True),  # JSON has no tuples
+        ({"a": 2}, collections.Counter(a=2), True),  # as Python's == says
+        ({"a": [1]}, collections.defaultdict(list, a=[1]), True),
+        ({"a": 1}, collections.OrderedDict(a=1), True),
+        ([1], collections.deque([1]), False),  # Python: deque([1]) != [1]
+        ([1, 2], {1, 2}, False),
+        (0.5, fractions.Fraction(1, 2), False),  # type-strict scalars
+        (1, decimal.Decimal(1), False),
     ],
 )
 def test_json_equal_is_type_strict(expected: object, actual: object, equal: bool) -> None:
@@ -128,11 +139,25 @@ class EvilInt(int):
         b"\x00\xff",
         1 + 2j,
         [(), {}, set()],
+        collections.Counter("abca"),
+        collections.OrderedDict([("b", 1), ("a", 2)]),
+        collections.defaultdict(list, {1: [2]}),
+        collections.deque([1, 2], maxlen=3),
+        fractions.Fraction(2, 3),
+        decimal.Decimal("1.10"),
+        int,
+        collections.Counter,
+        range(1, 9, 2),
+        bytearray(b"ab"),
+        float("nan"),
     ],
 )
 def test_values_cross_the_candidate_boundary_as_genuine_builtins(value: object) -> None:
     back = decode(json.loads(json.dumps(encode(value))))
-    assert back == value and type(back) is type(value)
+    assert type(back) is type(value)
+    assert back == value or value != value  # nan
+    if isinstance(value, collections.deque):
+        assert back.maxlen == value.maxlen
 
 
 @pytest.mark.parametrize(
@@ -143,18 +168,32 @@ def test_candidate_objects_cannot_cross(value: object) -> None:
         encode(value)
 
 
-@pytest.mark.parametrize(
-    "value,plain",
-    [(1, 1), (1.5, 1.5), ("s", "s"), (None, None), ((1, 2), [1, 2]), ({"k": [True]}, {"k": [True]})],
-)
-def test_to_plain(value: object, plain: object) -> None:
-    assert to_plain(value) == plain
+def test_candidate_objects_cross_only_as_references_when_allowed() -> None:
+    kept: list[object] = []
+
+    def keep(obj: object) -> dict:
+        kept.append(obj)
+        return {"ref": len(kept)}
+
+    evil = AlwaysEqual()
+    assert encode([1, evil], keep) == [1, {"ref": 1}] and kept == [evil]
+    assert decode([{"ref": 1}], lambda tag, body: (tag, body)) == [("ref", 1)]
+    with pytest.raises(ValueError):
+        decode({"ref": 1})  # without a resolver (the host) a reference is malformed
 
 
-@pytest.mark.parametrize("value", [AlwaysEqual(), EvilInt(1), {1: "a"}, {1, 2}, b"x", [object()]])
-def test_to_plain_refuses_non_plain(value: object) -> None:
-    with pytest.raises(TypeError):
-        to_plain(value)
+@pytest.mark.parametrize("text", ["[" * 200_000 + "]" * 200_000, '{"a":' * 5000 + "1" + "}" * 5000])
+def test_hostile_json_is_a_value_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        loads_bounded(text, max_bytes=10**7)
+    with pytest.raises(ValueError):
+        loads_bounded("[1]", max_bytes=2)
+
+
+def test_a_record_nested_200000_deep_is_counted_as_forged() -> None:
+    text = "tok " + "[" * 200_000 + "]" * 200_000 + '\ntok {"done":true}\n'
+    records, finished, forged = parse_result_channel(text, "tok")
+    assert (records, finished, forged) == ([], True, 1)
 
 
 def test_result_channel_needs_token_and_marker() -> None:
@@ -215,15 +254,43 @@ CALL = CallTests(
             JobResult(outcome="exited", finished=True, records=[{"case": 0, "error": "MemoryError"}]),
             CodeStatus.RUNTIME_ERROR,
         ),
-        (  # ... and could not even let the harness finish: the job as a whole ran out
-            JobResult(outcome="exited", finished=False, records=[{"case": 0, "error": "MemoryError"}]),
+        (  # ... at the limit, and the harness could not even finish: the job as a whole ran out
+            JobResult(
+                outcome="exited",
+                finished=False,
+                records=[{"case": 0, "error": "MemoryError", "memory_limit": True}],
+            ),
             CodeStatus.OOM,
         ),
         (
             JobResult(
-                outcome="exited", finished=True, records=[{"phase": "program", "error": "MemoryError"}]
+                outcome="exited",
+                finished=True,
+                records=[{"phase": "program", "error": "MemoryError", "memory_limit": True}],
             ),
             CodeStatus.OOM,
+        ),
+        (  # raised by the program itself, far from the limit: an ordinary exception
+            JobResult(
+                outcome="exited",
+                finished=True,
+                records=[{"phase": "program", "error": "MemoryError", "memory_limit": False}],
+            ),
+            CodeStatus.RUNTIME_ERROR,
+        ),
+        (JobResult(outcome="exited", finished=True, oom_kills=1), CodeStatus.OOM),  # a cgroup OOM kill
+        (JobResult(outcome="container_broken", error="died twice"), CodeStatus.RUNTIME_ERROR),
+        (
+            JobResult(
+                outcome="exited",
+                finished=True,
+                records=[{"case": 0, "value": 2}, {"case": 1, "timeout": True}],
+            ),
+            CodeStatus.TIMEOUT,
+        ),
+        (  # a malformed tagged value is the candidate's wrong answer, never an exception
+            JobResult(outcome="exited", finished=True, records=[{"case": 0, "value": {"nope": 1}}]),
+            CodeStatus.WRONG,
         ),
         (
             JobResult(
@@ -249,10 +316,16 @@ ASSERT = AssertTests(
 
 
 @pytest.mark.parametrize(
-    "error,status", [("MemoryError", CodeStatus.OOM), ("ZeroDivisionError", CodeStatus.RUNTIME_ERROR)]
+    "error,at_limit,status",
+    [
+        ("MemoryError", True, CodeStatus.OOM),
+        ("MemoryError", False, CodeStatus.RUNTIME_ERROR),
+        ("ZeroDivisionError", False, CodeStatus.RUNTIME_ERROR),
+    ],
 )
-def test_judge_assert_style_memory_error_is_oom(error: str, status: CodeStatus) -> None:
-    result = JobResult(outcome="exited", finished=True, records=[{"phase": "test", "error": error}])
+def test_judge_assert_style_memory_error_is_oom(error: str, at_limit: bool, status: CodeStatus) -> None:
+    record = {"phase": "test", "error": error, "memory_limit": at_limit}
+    result = JobResult(outcome="exited", finished=True, records=[record])
     assert judge(result, ASSERT, "code").status is status
 
 
