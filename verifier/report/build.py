@@ -144,7 +144,7 @@ def _lines(
             if k_max
             else ""
         ),
-        "where samples went: " + ", ".join(f"{k} {v}" for k, v in o.breakdown.items()),
+        "where samples went: " + (", ".join(f"{k} {v}" for k, v in o.breakdown.items()) or "no samples"),
     ]
     for f in cov.facets:
         lines.append(
