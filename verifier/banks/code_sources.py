@@ -21,7 +21,9 @@ from verifier.schema import AssertTests, CallCase, CallTests, CodeLimits, CodePr
 def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
     """MBPP: ``test_list`` asserts call the function by name; they become a ``check`` module (the
     harness binds that name to the candidate). ``test_setup_code`` runs first in the tests'
-    namespace; ``challenge_test_list`` becomes the ``challenge`` module. The prompt is the MBPP
+    namespace, after the reference's top-level imports that the tests use (MBPP ran the code and the
+    tests in one namespace, so ``assert math.isclose(...)`` relied on the solution's ``import
+    math``); ``challenge_test_list`` becomes the ``challenge`` module. The prompt is the MBPP
     paper's: the task text and the three tests, which fix the function's name and signature."""
     task_id = get(r, "task_id")
     if type(task_id) is not int:
@@ -32,8 +34,11 @@ def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
     if not tests:
         raise SourceError("test_list", "no tests")
     challenge = [_lf(t).strip() for t in string_list(r, "challenge_test_list", required=False)]
-    setup = _lf(string(r, "test_setup_code", default=""))
+    setup = _parsed(_lf(string(r, "test_setup_code", default="")), "test_setup_code")
     check = _check_module(tests, "test_list")
+    harder = _check_module(challenge, "challenge_test_list") if challenge else None
+    entry = _called_function(tests, code)
+    imports = _imports_the_tests_use(code, [*tests, *challenge], setup, entry)
     problem = CodeProblem(
         id=f"mbpp-{task_id}",
         kind="code",
@@ -41,14 +46,46 @@ def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
         tests=AssertTests(
             style="assert",
             code=check,
-            entry_point=_called_function(tests, code),
-            setup_code=_parsed(setup, "test_setup_code"),
-            challenge=_check_module(challenge, "challenge_test_list") if challenge else None,
+            entry_point=entry,
+            setup_code="\n".join(part for part in (imports, setup) if part.strip()),
+            challenge=harder,
         ),
         reference_solution=code,
         meta={"source": "google-research/mbpp", "license": "CC-BY-4.0", "task_id": task_id},
     )
     return with_challenge(problem) if options.challenge else problem
+
+
+def _imports_the_tests_use(code: str, tests: list[str], setup: str, entry: str) -> str:
+    """The reference's top-level import statements that bind a name the tests use and the setup
+    code does not define (never the entry point: that is the candidate's)."""
+    try:
+        reference = ast.parse(code)
+    except SyntaxError:
+        return ""  # the self-check reports a reference that does not parse
+    used = {n.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
+    used -= {entry} | _bound(ast.parse(setup))
+    kept = []
+    for node in reference.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (a.asname or a.name.split(".")[0]) in used for a in node.names
+        ):
+            kept.append(ast.unparse(node))
+    return "\n".join(kept)
+
+
+def _bound(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {a.asname or a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        else:
+            names |= {
+                n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+    return names
 
 
 def _lf(text: str) -> str:
