@@ -99,9 +99,20 @@ class _HalfMadeContainer:
 
 
 class _Client:
-    class containers:  # noqa: N801 - the shape of docker.DockerClient.containers
+    """The shape of docker.DockerClient that ``create_container`` uses: the raw API, then ``get``."""
+
+    class api:  # noqa: N801
         @staticmethod
-        def create(**_: object) -> _HalfMadeContainer:
+        def create_host_config(**_: object) -> dict:
+            return {}
+
+        @staticmethod
+        def create_container(**_: object) -> dict:
+            return {"Id": "half-made"}
+
+    class containers:  # noqa: N801
+        @staticmethod
+        def get(_id: str) -> _HalfMadeContainer:
             return _HalfMadeContainer()
 
 

@@ -68,6 +68,9 @@ class CandidateProcess:
                 with contextlib.suppress(OSError):
                     os.write(2, f"candidate process: {traceback.format_exc()[-1500:]}".encode())
             finally:
+                with contextlib.suppress(OSError, ValueError):  # what the program printed
+                    sys.stdout.flush()
+                    sys.stderr.flush()
                 os._exit(code)
         theirs.close()
         self.pid = pid
