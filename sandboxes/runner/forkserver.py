@@ -231,4 +231,4 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(OSError):
                 zygote.request(uids(seq))
         send_json(1, result)
-        result = None
+        del result
