@@ -4,8 +4,8 @@
 
 Measures, for both checkers: precision / recall / agreement against the labels of
 gsm8k_example_model_solutions.jsonl (5,276) and qwen25math_math_cot_100.jsonl (800); the
-adversarial table of tests/test_math_adversarial.py; throughput and p50/p99 latency on GSM CoT
-outputs and MATH LaTeX outputs (one thread, and ours with 16 threads on the pool); and a
+adversarial table of tests/test_math_adversarial.py and the recall table of
+tests/test_math_recall.py; throughput and p50/p99 latency on GSM CoT outputs and MATH LaTeX outputs (one thread, and ours with 16 threads on the pool); and a
 pathological set (each Math-Verify item in a child process with a hard wall-clock cap, since its
 signal.alarm timeout cannot stop C-level work). Prints the JSON report, then one summary line.
 """
@@ -111,19 +111,30 @@ def speed(latencies: list[float], wall: float) -> dict[str, float]:
     }
 
 
-def labelled(name: str, items: list[Item], pool: MathPool, threads: int) -> dict[str, Any]:
+def _timed(check: Any, block: list[Item], results: list[bool], latencies: list[float]) -> None:
+    for gold, pred, _ in block:
+        start = time.perf_counter()
+        results.append(check(gold, pred))
+        latencies.append(time.perf_counter() - start)
+
+
+def labelled(name: str, items: list[Item], pool: MathPool, threads: int, block: int) -> dict[str, Any]:
     def ours(gold: str, pred: str) -> bool:
         return check_math(gold=gold, pred=pred, pool=pool).correct
 
-    # Interleaved item by item, so a load spike on this shared machine hits both checkers alike.
-    our_results, our_lat, mv_results, mv_lat = [], [], [], []
-    for gold, pred, _ in items:
-        start = time.perf_counter()
-        our_results.append(ours(gold, pred))
-        middle = time.perf_counter()
-        mv_results.append(math_verify_check(gold, pred))
-        our_lat.append(middle - start)
-        mv_lat.append(time.perf_counter() - middle)
+    # Interleaved in small blocks (``block`` items of ours, then the same items of Math-Verify, the
+    # order swapped every block), so a load spike on this shared machine hits both checkers alike.
+    # ``--block 1`` interleaves item by item; that charges the faster checker for the CPU caches
+    # the slower one evicted between its calls (a trainer calls one checker for a whole batch).
+    our_results: list[bool] = []
+    our_lat: list[float] = []
+    mv_results: list[bool] = []
+    mv_lat: list[float] = []
+    for n, first in enumerate(range(0, len(items), block)):
+        chunk = items[first : first + block]
+        runs = [(ours, our_results, our_lat), (math_verify_check, mv_results, mv_lat)]
+        for check, results, latencies in runs if n % 2 == 0 else runs[::-1]:
+            _timed(check, chunk, results, latencies)
     our_wall, mv_wall = sum(our_lat), sum(mv_lat)
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as ex:
@@ -148,6 +159,7 @@ def labelled(name: str, items: list[Item], pool: MathPool, threads: int) -> dict
             )
     return {
         "dataset": name,
+        "interleave_block": block,
         "ours": scores(our_results, items) | speed(our_lat, our_wall),
         "math_verify": scores(mv_results, items) | speed(mv_lat, mv_wall),
         "ours_threads": {"threads": threads, "per_s": round(len(items) / threaded_wall, 1)},
@@ -163,9 +175,24 @@ def labelled(name: str, items: list[Item], pool: MathPool, threads: int) -> dict
 def adversarial(pool: MathPool) -> dict[str, Any]:
     from test_math_adversarial import CASES
 
+    return table(CASES, pool)
+
+
+def recall(pool: MathPool) -> dict[str, Any]:
+    """The recall table of tests/test_math_recall.py (ten classes, positives and near misses)."""
+    from test_math_recall import CASES
+
+    report = table([(gold, pred, expected) for _, gold, pred, expected in CASES], pool)
+    report["positives"] = sum(expected for *_, expected in CASES)
+    report["near_misses"] = sum(not expected for *_, expected in CASES)
+    return report
+
+
+def table(cases: list[tuple[str, str, bool]], pool: MathPool) -> dict[str, Any]:
+    """Both checkers on a table of (gold, output, expected): right, false positives, false negatives."""
     rows = {"ours": [0, 0, 0], "math_verify": [0, 0, 0]}  # right, false positives, false negatives
     misses: list[dict[str, Any]] = []
-    for gold, pred, expected in CASES:
+    for gold, pred, expected in cases:
         for name, got in (
             ("ours", check_math(gold=gold, pred=pred, pool=pool).correct),
             ("math_verify", math_verify_check(gold, pred)),
@@ -174,7 +201,7 @@ def adversarial(pool: MathPool) -> dict[str, Any]:
             if got != expected:
                 misses.append({"checker": name, "gold": gold, "pred": pred, "expected": expected})
     return {
-        "cases": len(CASES),
+        "cases": len(cases),
         **{
             name: {"right": r, "false_positives": fp, "false_negatives": fn}
             for name, (r, fp, fn) in rows.items()
@@ -255,6 +282,12 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=5.0, help="our per-task deadline, seconds")
     ap.add_argument("--mv-cap", type=float, default=8.0, help="hard cap per pathological Math-Verify item")
     ap.add_argument("--skip-pathological", action="store_true")
+    ap.add_argument(
+        "--block",
+        type=int,
+        default=32,
+        help="items per interleaved block (1: item by item)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     args = ap.parse_args()
 
@@ -266,13 +299,16 @@ def main() -> None:
         check_math(gold=r"\sqrt{2}", pred=r"\boxed{\sqrt{2}}", pool=pool)
         math_verify_check(r"\sqrt{2}", r"\boxed{\sqrt{2}}")
         report["gsm8k_cot"] = labelled(
-            "gsm8k_example_model_solutions", load_gsm(args.limit), pool, args.threads
+            "gsm8k_example_model_solutions", load_gsm(args.limit), pool, args.threads, args.block
         )
-        report["math_latex"] = labelled("qwen25math_math_cot_100", load_math(args.limit), pool, args.threads)
+        report["math_latex"] = labelled(
+            "qwen25math_math_cot_100", load_math(args.limit), pool, args.threads, args.block
+        )
         report["math500_pairs"] = labelled(
-            "math500 gold pairs", load_math500_pairs(args.limit), pool, args.threads
+            "math500 gold pairs", load_math500_pairs(args.limit), pool, args.threads, args.block
         )
         report["adversarial"] = adversarial(pool)
+        report["recall"] = recall(pool)
         if not args.skip_pathological:
             report["pathological"] = pathological(pool, args.timeout, args.mv_cap)
         report["math_verify_in_a_thread"] = math_verify_in_a_thread()
@@ -289,6 +325,8 @@ def main() -> None:
         f"{g['math_verify']['recall']} speed x{g['speedup']} ({g['ours']['per_s']}/s vs {g['math_verify']['per_s']}/s) | "
         f"math P/R ours {m['ours']['precision']}/{m['ours']['recall']} mv {m['math_verify']['precision']}/"
         f"{m['math_verify']['recall']} speed x{m['speedup']} | math500 pairs speed x{report['math500_pairs']['speedup']}"
+        f" | recall table ours {report['recall']['ours']['right']}/{report['recall']['cases']}"
+        f" mv {report['recall']['math_verify']['right']}/{report['recall']['cases']}"
         f" | adversarial FP ours "
         f"{report['adversarial']['ours']['false_positives']} mv {report['adversarial']['math_verify']['false_positives']}"
         f" | pathological within deadline {sum(i['ours_within_deadline'] for i in patho)}/{len(patho)}"

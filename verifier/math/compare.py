@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from verifier.math.approx import clearly_different
 from verifier.math.normalize import compact, normalize
 from verifier.math.numbers import Number, NumberTooLarge, parse_number, terminates
 from verifier.math.structures import (
@@ -30,7 +31,60 @@ from verifier.math.verdict import MathStatus
 # significant digits: 0.3333 == 1/3, but 0.33 != 1/3 (and 3.14 != pi).
 MIN_SIGNIFICANT_DIGITS = 4
 _TEXT = re.compile(r"[A-Za-z][A-Za-z '\-]*")
+# A single value in plain algebra: numbers, letters, arithmetic, |..| and the common functions.
+# Such a value is never a set, a tuple, an interval, a matrix or an equation, so it never equals one
+# (SymPy agrees: these pairs used to reach a worker only to be called wrong, after a slow parse).
+_ALGEBRA = re.compile(r"[0-9A-Za-z+\-*/^_(){}.!|' \\]*")
+_NOT_A_COMMAND = re.compile(r"\\(?![a-zA-Z])")
+_COMMAND_NAME = re.compile(r"\\([a-zA-Z]+)")
+_ALGEBRA_COMMANDS = frozenset(
+    [
+        "frac",
+        "sqrt",
+        "pi",
+        "cdot",
+        "log",
+        "ln",
+        "lg",
+        "exp",
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "varepsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "vartheta",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "rho",
+        "sigma",
+        "tau",
+        "phi",
+        "varphi",
+        "chi",
+        "psi",
+        "omega",
+    ]
+)
 _WORD = re.compile(r"[A-Za-z]{3,}")
+_DIGIT = re.compile(r"\d")
 _CHOICE = re.compile(r"\(([A-Za-z])\)")
 
 
@@ -57,6 +111,13 @@ def _no(rule: str, reason: str) -> Decision:
     return Decision(MathStatus.WRONG, rule, reason)
 
 
+def _plain_algebra(text: str) -> bool:
+    """Whether ``text`` is one value in plain algebra (``_ALGEBRA``): not a structure or relation."""
+    if not _ALGEBRA.fullmatch(text) or _NOT_A_COMMAND.search(text):
+        return False
+    return all(name in _ALGEBRA_COMMANDS for name in _COMMAND_NAME.findall(text))
+
+
 def exact_string(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     if compact(g) == compact(p):
         return _yes("exact-string", f"{p!r} equals the gold answer as text")
@@ -79,7 +140,13 @@ def text_answer(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     """Words and multiple-choice letters: case-insensitive, "(C)" == "C". Two-letter strings such as
     "xy" are left to the symbolic stage: they are more likely products than words."""
     g, p = _CHOICE.sub(r"\1", g), _CHOICE.sub(r"\1", p)
-    if not (_TEXT.fullmatch(g) and _TEXT.fullmatch(p)):
+    g_text, p_text = _TEXT.fullmatch(g), _TEXT.fullmatch(p)
+    if g_text is None and p_text is None:
+        return None
+    if g_text is None or p_text is None:
+        word, other = (g, p) if g_text else (p, g)
+        if _WORD.search(word) and _DIGIT.search(other):
+            return _no("text", f"{p!r} and {g!r}: a word never equals a value with digits")
         return None
     if not ((len(g) == 1 and len(p) == 1) or (_WORD.search(g) and _WORD.search(p))):
         return None
@@ -106,6 +173,8 @@ def base_number(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     if gm is None and pm is None:
         return None
     if not (gm or _DIGITS.fullmatch(compact(g))) or not (pm or _DIGITS.fullmatch(compact(p))):
+        if _plain_algebra(p if gm else g):
+            return _no("base", f"{p!r} and {g!r}: a numeral in a base is not an expression")
         return None  # "x = 52_8": not a bare numeral, later stages decide
     g_digits, g_base = (gm.group(1).upper().lstrip("0"), gm.group(2)) if gm else (compact(g).upper(), None)
     p_digits, p_base = (pm.group(1).upper().lstrip("0"), pm.group(2)) if pm else (compact(p).upper(), None)
@@ -164,6 +233,15 @@ def assignment(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     if "=" in (p if pa is None else g):
         return None  # the other side is an equation of its own: the symbolic stage decides
     return _relabel(compare(ga[1] if ga else g, pa[1] if pa else p, symbolic), "equation")
+
+
+def equation_vs_value(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """An equation that is not an assignment (``5x - 7y + 11z + 4 = 0``, ``2x = 10``) against a
+    single value in plain algebra: never equal (a value is not a relation)."""
+    g_eq, p_eq = len(split_top_level(g, "=")) > 1, len(split_top_level(p, "=")) > 1
+    if g_eq != p_eq and _plain_algebra(p if g_eq else g):
+        return _no("equation", f"{p!r} and {g!r}: an equation and a value are never equal")
+    return None
 
 
 def plus_minus(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
@@ -238,8 +316,8 @@ def structure(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
         assert one is not None
         if one.kind == "set" and len(one.items) == 1:
             return _relabel(compare(one.items[0], single, symbolic), "set")
-        if _number(single) is not None:
-            return _no(one.kind, f"one side is a {one.kind}, the other a single number")
+        if _number(single) is not None or _plain_algebra(single):
+            return _no(one.kind, f"{_describe(one)} is never a single value such as {single!r}")
         return None
     rule = gs.kind
     if gs.kind in _UNORDERED and ps.kind in _UNORDERED and (gs.kind == "union") == (ps.kind == "union"):
@@ -297,6 +375,13 @@ def chained_inequality(g: str, p: str, symbolic: Symbolic | None) -> Decision | 
     return _no("interval", "the endpoints differ from the gold interval's")
 
 
+def sampled(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
+    """Plain algebra proved different by evaluation at sample points (``approx.py``): the pairs a
+    parser would otherwise be started for only to say "wrong". Never proves equality."""
+    reason = clearly_different(g, p)
+    return _no("numeric", reason) if reason is not None else None
+
+
 def _describe(s: Structure) -> str:
     article = "an" if s.kind[0] in "aeiou" else "a"
     return f"{article} {s.kind} {s.brackets}".rstrip()
@@ -328,9 +413,11 @@ CHEAP_STAGES: tuple[Stage, ...] = (
     base_number,
     exact_number,
     assignment,
+    equation_vs_value,
     plus_minus,
     chained_inequality,
     structure,
+    sampled,
 )
 
 
