@@ -35,7 +35,7 @@ def _problems(fmt: str, src: Path, tmp_path: Path, **options: Any) -> dict[str, 
 
 def test_mbpp_fields(tmp_path: Path) -> None:
     problems = _problems("mbpp", MBPP, tmp_path)
-    assert sorted(problems) == [f"mbpp-900{i}" for i in range(1, 8)]
+    assert sorted(problems) == [f"mbpp-900{i}" for i in range(1, 9)]
     vowels = problems["mbpp-9001"]
     assert isinstance(vowels.tests, AssertTests)
     assert vowels.tests.entry_point == "count_vowels"
@@ -55,6 +55,11 @@ def test_mbpp_fields(tmp_path: Path) -> None:
     assert isinstance(distance, AssertTests) and distance.setup_code == "import math"
     area = problems["mbpp-9002"].tests
     assert isinstance(area, AssertTests) and area.setup_code == "import math"
+    # the tests build the solution's own class: the entry point is still the function they call
+    chain = problems["mbpp-9008"].tests
+    assert (
+        isinstance(chain, AssertTests) and chain.entry_point == "max_chain_length" and chain.setup_code == ""
+    )
 
 
 def test_mbpp_challenge_selected_at_import(tmp_path: Path) -> None:
@@ -234,10 +239,10 @@ def test_cli_import_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
 def test_cli_import_and_check_mbpp(tmp_path: Path, docker_client: Any) -> None:
     out = tmp_path / "mbpp.jsonl"
     done = run_verify("bank", "import", "mbpp", str(MBPP), "-o", str(out), timeout=120)
-    assert done.returncode == 0 and "wrote 7 problems" in done.stdout, done.stderr
+    assert done.returncode == 0 and "wrote 8 problems" in done.stdout, done.stderr
     checked = run_verify("bank", "check", str(out), timeout=280)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "code self-check 7/7 passed" in checked.stdout
+    assert "code self-check 8/8 passed" in checked.stdout
 
 
 @pytest.mark.docker
@@ -313,7 +318,7 @@ def test_hostile_and_compressed_sources(tmp_path: Path) -> None:
     assert errors[1] == f"{deep}:2: input_output: JSON inside the string nested too deeply"
     packed = tmp_path / "mbpp.jsonl.gz"
     packed.write_bytes(gzip.compress(MBPP.read_bytes()))
-    assert len(convert("mbpp", packed)[0]) == 7
+    assert len(convert("mbpp", packed)[0]) == 8
     broken_array = tmp_path / "a.json"
     broken_array.write_text("[\n" + MBPP.read_text().splitlines()[0] + ",\n\n{oops}\n]")
     problems, errors = convert("mbpp", broken_array)
@@ -340,8 +345,8 @@ def test_cli_options_and_skipped_records(tmp_path: Path) -> None:
     src.write_text(MBPP.read_text() + '{"task_id": 1}\n')
     done = run_verify("bank", "import", "mbpp", str(src), "-o", out, "--skip-invalid", timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "wrote 7 problems" in done.stdout and "(1 records skipped)" in done.stdout
-    assert f"skipped: {src}:8: text: missing field" in done.stderr
+    assert "wrote 8 problems" in done.stdout and "(1 records skipped)" in done.stdout
+    assert f"skipped: {src}:9: text: missing field" in done.stderr
     floats = run_verify("bank", "import", "apps", str(APPS), "-o", out, "--compare", "float", timeout=120)
     assert floats.returncode == 0 and all(
         p.tests.compare == "float"
