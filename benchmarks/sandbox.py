@@ -25,6 +25,7 @@ import docker
 
 from sandboxes import ContainerLimits, Job, SandboxPool, hardened_config
 from sandboxes.image import RUNNER_IMAGE
+from sandboxes.profile import create_container
 from sandboxes.reaper import owner_labels
 from verifier.banks.loader import load_bank
 from verifier.code import check_code_many
@@ -89,12 +90,13 @@ def host_run(code: str) -> None:
 
 def container_config(labels: dict[str, str], entrypoint: list[str]) -> dict[str, Any]:
     config = hardened_config(RUNNER_IMAGE, labels, ContainerLimits())
-    config.update(entrypoint=entrypoint, stdin_open=False, auto_remove=False)
+    # The same profile, running one program as an unprivileged uid instead of our fork server.
+    config.update(entrypoint=entrypoint, command=[], stdin_open=False, auto_remove=False, user="65534:65534")
     return config
 
 
 def container_run(client: docker.DockerClient, labels: dict[str, str], code: str) -> None:
-    container = client.containers.create(**container_config(labels, ["python3", "-c", code]))
+    container = create_container(client, container_config(labels, ["python3", "-c", code]))
     try:
         container.start()
         status = container.wait(timeout=60)
@@ -108,7 +110,7 @@ def container_run(client: docker.DockerClient, labels: dict[str, str], code: str
 
 
 def exec_run(container: Any, code: str) -> None:
-    code_, out = container.exec_run(["python3", "-c", code], user="10001:10001", workdir="/tmp")
+    code_, out = container.exec_run(["python3", "-c", code], user="65534:65534", workdir="/tmp")
     if code_ != 0:
         raise RuntimeError(out.decode()[-500:])
 
@@ -157,7 +159,8 @@ def main() -> None:
     try:
         for _ in range(size):
             config = container_config(labels, ["python3", "-c", "import time; time.sleep(3600)"])
-            warm.append(client.containers.run(**config))
+            warm.append(create_container(client, config))
+            warm[-1].start()
         out["trivial"]["c_docker_exec"] = timed(
             lambda c: exec_run(warm[0], c), [TRIVIAL] * args.trivial_runs, 1
         )
