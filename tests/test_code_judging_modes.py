@@ -364,6 +364,16 @@ def test_call_case_alternatives(value: Any, passed: bool) -> None:
         assert "expected 6, got" in verdict.reason  # the primary value is the one named
 
 
+def test_a_stdio_case_without_an_exit_status_fails() -> None:
+    # The output may be complete, but the candidate's process went away before its exit status came.
+    verdict = _judge(
+        {"style": "stdio", "cases": [{"stdout": "1"}]},
+        {"stdout": "1", "exit_code": None, "error": "ProcessExited", "message": "no exit status"},
+    )
+    assert verdict.status is CodeStatus.RUNTIME_ERROR
+    assert "raised ProcessExited: no exit status" in verdict.reason
+
+
 # ---------------------------------------------------------------- the real sandbox
 
 JUDGING_BANK = Path(__file__).resolve().parent / "data" / "stdio_judging_bank.jsonl"

@@ -209,6 +209,8 @@ def _stdio_case(index: int, case: IOCase, tests: IOTests, record: dict[str, Any]
     if record.get("exit_code"):
         tail = str(record.get("stderr", "")).strip().splitlines()[-1:] or [""]
         return TestResult(index, False, f"raised exit code {record['exit_code']}: {tail[0][:200]}", seconds)
+    if "error" in record:  # no exit status: the candidate's process went away during the case
+        return TestResult(index, False, f"raised {_err(record)}", seconds)
     if tests.checker is not None:
         return _checked_case(index, record.get("checker"), seconds)
     output = str(record.get("stdout", ""))
