@@ -1,4 +1,5 @@
-"""`verify serve` on a real socket on 127.0.0.1: OpenRLHF's /get_reward contract, health, 4xx."""
+"""`verify serve` (uvicorn + Starlette) on a real socket on 127.0.0.1: OpenRLHF's /get_reward
+contract, health, 4xx/413 as JSON, queueing instead of refusing, graceful stop."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_an_unknown_bank_id_is_a_422_naming_it(bank_server):
 def test_health(server):
     status, body = get(server.url, "/health")
     assert status == 200 and body["status"] == "ok"
-    assert {"in_flight", "max_concurrent", "items", "missing"} <= set(body)
+    assert {"in_flight", "waiting", "answered", "max_concurrent", "items", "missing"} <= set(body)
 
 
 @pytest.mark.parametrize(
@@ -116,15 +117,54 @@ def test_wrong_paths_and_methods(server):
     assert get(server.url, "/nope")[0] == 404
 
 
-def test_busy_server_answers_503_instead_of_queueing_forever():
-    with serving(config=ServeConfig(max_concurrent=1, queue_timeout_s=0.2)) as srv:
-        assert srv.slots.acquire(timeout=5)  # every slot taken, as by a long request
-        try:
-            status, body = post(srv.url, REQUEST)
-        finally:
-            srv.slots.release()
-        assert status == 503 and "busy" in body["error"]
-        assert post(srv.url, REQUEST)[0] == 200
+def test_a_request_that_gets_no_slot_in_time_still_gets_numbers(monkeypatch):
+    """Regression: a busy server answered 503, and OpenRLHF gives up after 5 tries (then crashes)."""
+    import threading
+
+    from verifier.rewards import server as server_module
+
+    real = server_module.score_queries
+    release = threading.Event()
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(server_module, "score_queries", slow)
+    with serving(config=ServeConfig(max_concurrent=1, deadline_s=0.5)) as srv, ThreadPoolExecutor(1) as ex:
+        first = ex.submit(post, srv.url, REQUEST)  # holds the only slot
+        while srv.health()["in_flight"] == 0:
+            time.sleep(0.01)
+        status, body = post(srv.url, REQUEST)
+        assert status == 200 and body["rewards"] == [0.0, 0.0, 0.0] and body["missing"] == [0, 1, 2]
+        assert body["extra_logs"]["missing"] == [1.0, 1.0, 1.0]
+        release.set()
+        assert first.result()[1]["rewards"] == [1.0, 0.0, 0.0]
+
+
+def test_end_tokens_kept_by_openrlhf_do_not_zero_a_correct_answer(server):
+    """OpenRLHF decodes prompt + response with skip_special_tokens=False."""
+    prompt = (
+        "<|im_start|>user\nTom has 3 apples and buys 5 more. How many?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    query = "<|endoftext|><|endoftext|>" + prompt + "3 + 5 = 8\n#### 8<|im_end|>"  # left padding too
+    status, body = post(server.url, {"query": [query], "prompts": [prompt], "labels": ["8"]})
+    assert (status, body["rewards"], body["statuses"]) == (200, [1.0], ["correct"])
+
+
+def test_a_body_over_the_limit_is_a_413_as_json():
+    with serving(config=ServeConfig(max_body_bytes=1000)) as srv:
+        status, body = post(srv.url, {"query": ["x" * 2000], "labels": ["1"]})
+        assert status == 413 and "body over 1000 bytes" in body["error"]
+        chunked = urllib.request.Request(  # no Content-Length: counted as it streams
+            srv.url + "/get_reward",
+            data=iter([b'{"query": ["', b"x" * 2000, b'"], "labels": ["1"]}']),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(chunked, timeout=60)
+        assert e.value.code == 413 and "body over" in json.loads(e.value.read())["error"]
+        assert post(srv.url, REQUEST)[1]["rewards"] == [1.0, 0.0, 0.0]
 
 
 def test_concurrent_clients_get_the_sequential_answers(server):
@@ -160,7 +200,7 @@ def test_missing_rewards_with_retry_policy_are_503(monkeypatch):
 
 
 def test_verify_serve_command(tmp_path):
-    """The real command: starts, answers, stops on SIGINT."""
+    """The real command: starts, answers, stops on SIGINT after finishing a request in flight."""
     import socket
 
     with socket.socket() as s:
@@ -184,8 +224,31 @@ def test_verify_serve_command(tmp_path):
                 time.sleep(0.1)
         status, body = post(url, REQUEST)
         assert (status, body["rewards"]) == (200, [1.0, 0.0, 0.0])
+        sympy = {"query": [r"\boxed{\sqrt{8}}"] * 4, "labels": [r"2\sqrt{2}"] * 4}
+        with ThreadPoolExecutor(1) as ex:
+            in_flight = ex.submit(post, url, sympy)  # may need a math worker to start: seconds
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            assert in_flight.result() == (200, {**in_flight.result()[1], "rewards": [1.0] * 4})
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "/get_reward" in out
+
+
+def test_a_port_in_use_is_a_clear_error():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "verifier.cli.main", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2 and "cannot listen on" in done.stderr, done

@@ -1,8 +1,9 @@
-"""`verify serve`: the reward server for OpenRLHF (``--remote_rm_url http://HOST:PORT/get_reward``)."""
+"""`verify serve`: the reward server for OpenRLHF (``--reward.remote_url http://HOST:PORT/get_reward``)."""
 
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import typer
@@ -15,15 +16,23 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
     port: int = typer.Option(5000, "--port", min=0, max=65535),
     bank: Path | None = typer.Option(None, "--bank", help="look labels up as problem ids in this bank"),
-    deadline: float = typer.Option(60.0, "--deadline", min=0.1, help="seconds per request (one batch)"),
-    max_concurrent: int = typer.Option(4, "--max-concurrent", min=1, help="requests scored at once"),
+    deadline: float = typer.Option(
+        60.0, "--deadline", min=0.1, help="seconds per request, from its arrival (queueing included)"
+    ),
+    max_concurrent: int = typer.Option(8, "--max-concurrent", min=1, help="requests scored at once"),
+    backlog: int = typer.Option(
+        2048, "--backlog", min=1, help="listen backlog (connections not yet accepted)"
+    ),
     partial_credit: bool = typer.Option(False, "--partial-credit", help="code: fraction of tests passed"),
     on_missing: str = typer.Option(
-        "zero", "--on-missing", help="undecided rewards: zero (flagged in 'missing'), null, or retry (503)"
+        "zero",
+        "--on-missing",
+        help="undecided rewards: zero (0.0, flagged in 'missing'; every trainer), null (clients that take "
+        "null; not OpenRLHF), or retry (503; OpenRLHF retries 5 times, then crashes)",
     ),
 ) -> None:
     """Answer POST /get_reward (OpenRLHF's remote reward protocol) and GET /health."""
-    from verifier.rewards.server import OnMissing, ServeConfig, make_server
+    from verifier.rewards.server import OnMissing, RewardServer, ServeConfig, check_listen
 
     try:
         policy = OnMissing(on_missing)
@@ -43,16 +52,19 @@ def serve(
         max_concurrent=max_concurrent,
         on_missing=policy,
         bank=problems,
+        backlog=backlog,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        server = make_server(host, port, config)
+        check_listen(host, port)
     except OSError as e:
         fail_input([f"--host/--port: cannot listen on {host}:{port}: {e.strerror or e}"])
-    console.print(f"serving rewards on {server.url}/get_reward (health: {server.url}/health)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        console.print("stopped")
-    finally:
-        server.server_close()
+    server = RewardServer(host, port, config)
+    console.print(f"serving rewards on http://{host}:{port}/get_reward (health: http://{host}:{port}/health)")
+    # uvicorn takes SIGINT/SIGTERM while it runs (stop accepting, finish the requests in flight) and
+    # raises the signal again once it has stopped: these handlers then make that a clean exit 0.
+    stopped_by: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stopped_by.append(signum))
+    server.run()
+    console.print(f"stopped ({signal.Signals(stopped_by[0]).name})" if stopped_by else "stopped")
