@@ -299,7 +299,7 @@ def test_a_multi_line_string_in_a_test_keeps_its_meaning(tmp_path: Path) -> None
     test = 'assert f("""a\nb""") == "a\\nb"'  # indenting it would put spaces into the string
     src.write_text(_mbpp(code="def f(x):\n    return x", test_list=[test, "assert f(\n    1) == 1"]) + "\n")
     (problem,) = convert("mbpp", src)[0]
-    assert isinstance(problem.tests, AssertTests)
+    assert isinstance(problem, CodeProblem) and isinstance(problem.tests, AssertTests)
     namespace: dict[str, Any] = {"f": lambda x: x}
     exec(problem.tests.code, namespace)
     namespace["check"](namespace["f"])
@@ -348,8 +348,10 @@ def test_cli_options_and_skipped_records(tmp_path: Path) -> None:
     assert "wrote 8 problems" in done.stdout and "(1 records skipped)" in done.stdout
     assert f"skipped: {src}:9: text: missing field" in done.stderr
     floats = run_verify("bank", "import", "apps", str(APPS), "-o", out, "--compare", "float", timeout=120)
-    assert floats.returncode == 0 and all(
-        p.tests.compare == "float"
+    assert floats.returncode == 0
+    stdio = [
+        p.tests
         for p in load_bank(out).problems
-        if isinstance(p.tests, IOTests)  # type: ignore[union-attr]
-    )
+        if isinstance(p, CodeProblem) and isinstance(p.tests, IOTests)
+    ]
+    assert len(stdio) == 3 and all(t.compare == "float" for t in stdio)
