@@ -11,6 +11,7 @@ regenerates exactly the samples it lacks (vLLM's ``n`` would derive them from on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -88,6 +90,25 @@ def engine_env(kv_cache_gb: int) -> dict[str, str]:
         "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
         "TOKENIZERS_PARALLELISM": "false",
     }
+
+
+def _kill_group(proc: subprocess.Popen[str], timeout_s: float = 10.0) -> None:
+    """SIGKILL what is left of the worker's process group (vLLM's engine core and its workers) and
+    wait until the group is empty, so a closed generator leaves no engine behind."""
+    pgid = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    proc.wait()  # reap the leader; the others are reaped by init once their parent is gone
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            log.warning("vLLM process group %d still has members %g s after SIGKILL", pgid, timeout_s)
+            return
+        time.sleep(0.1)
 
 
 class VllmGenerator:
@@ -228,11 +249,7 @@ class VllmGenerator:
                 self._proc.wait(timeout=_CLOSE_GRACE_S)
             except subprocess.TimeoutExpired:
                 log.warning("vLLM worker did not stop in %g s: killing it", _CLOSE_GRACE_S)
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)  # leftovers of the group (engine core)
-        except ProcessLookupError:
-            log.debug("vLLM worker group already empty")
-        self._proc.wait()
+        _kill_group(self._proc)
         self._log.close()
         if self._proc.returncode == 0:  # a clean stop: the log holds nothing worth keeping
             self.log_path.unlink(missing_ok=True)
