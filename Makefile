@@ -29,4 +29,5 @@ lint: setup
 # pytest exits 5 when no test ran; make fails on any non-zero exit, so that never passes silently.
 test: setup sandbox lint
 	@bash scripts/chromium_up.sh
+	@bash scripts/vllm_env.sh && bash scripts/llamacpp_env.sh  # the engines' own venvs (cached)
 	$(BIN)/pytest -q --timeout=900 tests
