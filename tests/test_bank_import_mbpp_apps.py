@@ -291,7 +291,7 @@ def test_broken_challenge_tests_fail_the_self_check(sandbox_pool: Any, tmp_path:
         }
     )
     (message,) = selfcheck_code_problem(broken, sandbox=sandbox_pool)
-    assert "reference solution does not pass: wrong: assertion failed" in message
+    assert "reference solution does not pass the challenge tests: wrong: assertion failed" in message
 
 
 def test_a_multi_line_string_in_a_test_keeps_its_meaning(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Bank self-check for code problems: the reference solution must pass, a mutant of it must fail.
 
-The reference runs with the challenge tests selected (MBPP's ``challenge_test_list``), so they are
-checked too. The mutant: for function styles, the entry point's body replaced by ``return None``
+The reference also runs with the challenge tests selected (MBPP's ``challenge_test_list``), so
+they are checked too, and named apart when only they fail. The mutant: for function styles, the entry point's body replaced by ``return None``
 (a ``Class.method`` entry point: that method's); for stdio, a program that prints nothing, so
 tests whose expected outputs are all empty, or a checker that accepts anything, are caught.
 """
@@ -65,8 +65,12 @@ def selfcheck_code_problems(
         if p.reference_solution is None:
             messages[i].append("no reference_solution to check")
             continue
-        items.append((with_challenge(p), p.reference_solution))
+        items.append((p, p.reference_solution))
         owners.append((i, "reference"))
+        harder = with_challenge(p)
+        if harder is not p:
+            items.append((harder, p.reference_solution))
+            owners.append((i, "challenge"))
         mutant = mutant_for(p, p.reference_solution)
         if mutant is None:
             messages[i].append("cannot make a return-None mutant of the reference solution")
@@ -79,6 +83,12 @@ def selfcheck_code_problems(
             messages[i].append(f"{what}: sandbox error (not a verdict): {v.reason}")
         elif what == "reference" and not v.correct:
             messages[i].append(f"reference solution does not pass: {v.status.value}: {v.reason}")
+        elif (
+            what == "challenge" and not v.correct and not any(m.startswith("reference") for m in messages[i])
+        ):
+            messages[i].append(
+                f"reference solution does not pass the challenge tests: {v.status.value}: {v.reason}"
+            )
         elif what == "mutant" and v.correct:
             kind = (
                 "a program that prints nothing"
