@@ -103,6 +103,12 @@ def main_command(
     runtime: str | None = typer.Option(
         None, "--runtime", help="container runtime for code problems: runc (default) or runsc (gVisor)"
     ),
+    ray: str | None = typer.Option(
+        None, "--ray", help="run generation and checking as actors on a Ray cluster: auto or HOST:PORT"
+    ),
+    ray_generation_actors: int | None = typer.Option(
+        None, "--ray-generation-actors", min=1, help="--ray: model replicas (default: one per GPU, else 1)"
+    ),
 ) -> None:
     """Run `verify --bank B` to generate and verify, or a sub-command."""
     if ctx.invoked_subcommand is not None:
@@ -128,6 +134,8 @@ def main_command(
         until_verified=until_verified,
         max_samples=max_samples,
         runtime=runtime,
+        ray=ray,
+        ray_generation_actors=ray_generation_actors,
         check_threads=check_threads,
         queue_size=queue_size,
         backend=dict(
@@ -176,6 +184,8 @@ def _job_options(
     max_samples: int | None,
     sft_format: str,
     runtime: str | None,
+    ray: str | None,
+    ray_generation_actors: int | None,
     check_threads: int,
     queue_size: int,
     **rest: Any,
@@ -183,6 +193,7 @@ def _job_options(
     """Every option checked once, all errors together (exit 2), into the job's frozen settings."""
     from sandboxes.profile import RUNTIMES
     from verifier.cli.run import JobOptions
+    from verifier.distributed.ray_cluster import RaySettings
     from verifier.generation.registry import BackendSettings
     from verifier.generation.sampling import Sampling
     from verifier.pipeline.budget import Budget
@@ -208,6 +219,10 @@ def _job_options(
     except ValueError as e:  # "field: why; field: why" -> one message per option
         errors.extend(f"--{part.strip().replace('_', '-', 2)}" for part in str(e).split(";"))
         sampling_value = Sampling()
+    if ray is None and ray_generation_actors is not None:
+        errors.append("--ray-generation-actors: only with --ray")
+    if ray is not None and rest["responses"] is not None:
+        errors.append("--ray: not with --responses (there is nothing to generate)")
     if errors:
         fail_input(errors)
     budget = (
@@ -222,6 +237,7 @@ def _job_options(
         sft_format=sft_format,
         resources=ResourceSettings(runtime=runtime),
         executor=ExecutorSettings(check_threads=check_threads, queue_size=queue_size),
+        ray=None if ray is None else RaySettings(address=ray, generation_actors=ray_generation_actors),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from rich.table import Table
 
 from verifier.banks.loader import load_bank
 from verifier.cli.console import console
+from verifier.distributed.ray_cluster import RayChecker, RayGenerator, RaySettings, connect
+from verifier.generation.base import Generator
 from verifier.generation.registry import BackendSettings
 from verifier.pipeline.budget import Budget
 from verifier.pipeline.execute import ExecutorSettings, LocalExecutor
@@ -46,6 +48,7 @@ class JobOptions:
     sft_format: str = "messages"
     resources: ResourceSettings = ResourceSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    ray: RaySettings | None = None  # generation and checking actors on a Ray cluster
 
 
 def _identity(options: JobOptions, generator_name: str | None) -> dict[str, Any]:
@@ -85,8 +88,12 @@ def make_source(options: JobOptions, prompts: PromptSet, bank_by_id: dict[str, A
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach the hub for a model: it is local
     from verifier.generation.registry import make_generator
 
+    generator: Generator
     with console.status(f"loading the {options.backend.backend} generator"):
-        generator = make_generator(options.backend)
+        if options.ray is not None:
+            generator = RayGenerator(connect(options.ray), options.backend, options.ray)
+        else:
+            generator = make_generator(options.backend)
     # All samples of a problem share a batch; as many problems per call as fit in --batch-rows.
     per_call = max(1, options.backend.batch_rows // options.budget.round_size)
     if options.backend.backend != "transformers":  # engines batch for themselves: give them more
@@ -100,9 +107,14 @@ def run_job(options: JobOptions) -> RunResult:
     prompts = load_prompts(options.prompt)
     out_dir = options.out or default_out_dir()
     source = make_source(options, prompts, bank.by_id())
+    checker: RayChecker | None = None
+    executor = options.executor
     try:
         identity = _identity(options, None if options.responses else source.model)
         resources = Resources(options.resources)
+        if options.ray is not None:  # checks run on the cluster's nodes; the journal stays here
+            checker = RayChecker(connect(options.ray), options.resources, options.ray)
+            executor = replace(executor, check_threads=checker.concurrency)
     except BaseException:
         source.close()
         raise
@@ -129,19 +141,24 @@ def run_job(options: JobOptions) -> RunResult:
             total += n
             progress.update(task, total=total)
 
-        result = run_pipeline(
-            bank,
-            source,
-            out_dir,
-            identity=identity,
-            resources=resources,
-            limit=options.limit,
-            executor=LocalExecutor(options.executor),
-            sft_format=options.sft_format,
-            on_start=on_start,
-            on_progress=lambda n: progress.advance(task, n),
-            on_scheduled=on_scheduled,
-        )
+        try:
+            result = run_pipeline(
+                bank,
+                source,
+                out_dir,
+                identity=identity,
+                resources=resources,
+                limit=options.limit,
+                executor=LocalExecutor(executor),
+                check=checker,
+                sft_format=options.sft_format,
+                on_start=on_start,
+                on_progress=lambda n: progress.advance(task, n),
+                on_scheduled=on_scheduled,
+            )
+        finally:
+            if checker is not None:
+                checker.close()
     print_summary(result)
     return result
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from verifier.banks.loader import Bank
 from verifier.errors import InputError
 from verifier.pipeline.checking import chain_record
-from verifier.pipeline.execute import LocalExecutor, Steps, Timing
+from verifier.pipeline.execute import Check, LocalExecutor, Steps, Timing
 from verifier.pipeline.outputs import write_json, write_verified
 from verifier.pipeline.scheduler import Scheduler
 from verifier.pipeline.sources import Problem, Source
@@ -145,13 +145,15 @@ def run_pipeline(
     resources: Resources,
     limit: int | None = None,
     executor: Executor | None = None,
+    check: Check | None = None,
     sft_format: str = "messages",
     on_start: Callable[[int, int], None] = lambda total, done: None,
     on_progress: Callable[[int], None] = lambda n: None,
     on_scheduled: Callable[[int], None] = lambda n: None,
 ) -> RunResult:
     """Run (or resume) the pipeline into ``out_dir``. Closes ``resources`` and the source at the end,
-    also on an error or Ctrl-C, after every checked record is on disk."""
+    also on an error or Ctrl-C, after every checked record is on disk. ``check`` replaces the local
+    check step (checking actors on a Ray cluster); the journal stays this process's."""
     t0 = time.perf_counter()
     store = ChainStore(out_dir / "chains.jsonl")
     with resources, store:
@@ -162,7 +164,7 @@ def run_pipeline(
             scheduler = Scheduler(source, problems, known)
             steps = Steps(
                 produce=source.produce,
-                check=lambda item: chain_record(item, resources),
+                check=check or (lambda item: chain_record(item, resources)),
                 write=store.append,
                 problems_per_call=source.problems_per_call,
             )

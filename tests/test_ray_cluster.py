@@ -1,0 +1,126 @@
+"""`verify --ray`: generation and checking actors on a real Ray cluster started on 127.0.0.1.
+
+A Ray run and a local run with the same seeds must write the same chains.jsonl records (order and
+timings aside): the driver keeps the journal, actors only move where the steps run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, require
+from verifier.distributed.ray_cluster import RaySettings, split
+from verifier.generation.base import GenerationRequest
+
+VLLM_PYTHON = REPO / ".venvs" / "vllm" / "bin" / "python"
+# Ray on a loopback-only cluster: no usage statistics, and no look-up of a routable address.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+TIMING = ("gen_seconds", "check_seconds")
+
+
+def _request(n: int) -> GenerationRequest:
+    return GenerationRequest((("user", f"q{n}"),), tuple(range(n)))
+
+
+@pytest.mark.parametrize(
+    "sizes,parts,expected",
+    [
+        ([2, 2, 2, 2], 2, [[2, 2], [2, 2]]),
+        ([4, 1, 1, 1, 1], 2, [[4], [1, 1, 1, 1]]),
+        ([3], 4, [[3]]),  # never more chunks than requests
+        ([1, 1, 1], 3, [[1], [1], [1]]),
+        ([1, 1, 1, 1, 1], 1, [[1, 1, 1, 1, 1]]),
+    ],
+)
+def test_split_keeps_order_and_balances_samples(sizes, parts, expected) -> None:
+    requests = [_request(n) for n in sizes]
+    chunks = split(requests, parts)
+    assert [[len(r.seeds) for r in c] for c in chunks] == expected
+    assert [r for c in chunks for r in c] == requests
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="generation_actors"):
+        RaySettings(address="auto", generation_actors=0)
+    with pytest.raises(ValueError, match="address"):
+        RaySettings(address="")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """A one-node Ray cluster on 127.0.0.1 for this module, stopped afterwards."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        require(False, "Ray is not installed (the ray extra)")
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    env = {**os.environ, **RAY_ENV}
+    start = [
+        str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+        "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+    ]  # fmt: skip
+    subprocess.run(start, env=env, check=True, capture_output=True, timeout=180)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def _verify(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable, "-m", "verifier.cli.main", "--bank", str(REPO / "problem_banks" / "gsm-style.jsonl"),
+        "--limit", "3", "--samples", "2", "--max-new-tokens", "48", "--seed", "5", "--out", str(out), *extra,
+    ]  # fmt: skip
+    env = {**os.environ, **RAY_ENV, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
+
+
+def _records(out: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (out / "chains.jsonl").read_text().splitlines()]
+    for r in rows:
+        for k in TIMING:
+            r.pop(k, None)
+    return sorted(rows, key=lambda r: (r["problem_id"], r["sample_index"]))
+
+
+def _same_run_twice(tmp_path: Path, ray_address: str, *backend: str) -> None:
+    local = _verify(tmp_path / "local", *backend)
+    assert local.returncode == 0, local.stderr[-3000:]
+    on_ray = _verify(tmp_path / "ray", *backend, "--ray", ray_address)
+    assert on_ray.returncode == 0, on_ray.stderr[-3000:]
+    a, b = _records(tmp_path / "local"), _records(tmp_path / "ray")
+    assert len(a) == 6
+    assert a == b
+    summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert summary["samples"] == 6
+    # The Ray run resumes like a local one: a rerun on the same directory generates nothing new.
+    again = _verify(tmp_path / "ray", *backend, "--ray", ray_address)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _records(tmp_path / "ray") == b
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_ray_run_equals_local_run_transformers(tmp_path: Path, ray_head: str, embedded_model_path) -> None:
+    _same_run_twice(tmp_path, ray_head, "--dtype", "float32")
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_ray_run_equals_local_run_vllm(tmp_path: Path, ray_head: str, embedded_model_path) -> None:
+    require(VLLM_PYTHON.exists(), "vLLM is not installed: bash scripts/vllm_env.sh")
+    _same_run_twice(tmp_path, ray_head, "--backend", "vllm")

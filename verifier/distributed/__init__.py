@@ -1,0 +1,1 @@
+"""Where a run's steps may run besides this machine (Ray)."""
