@@ -139,6 +139,7 @@ def _apps(io: Any, **fields: Any) -> str:
         ("mbpp", "[1, 2]", "<json>: expected an object, got list"),
         ("mbpp", '{"task_id": ', "<json>: malformed JSON"),
         ("apps", _apps("{not json"), "input_output: malformed JSON inside the string"),
+        ("apps", _apps(""), "input_output: empty"),
         ("apps", _apps(json.dumps({"inputs": ["1"], "outputs": []})), "input_output: 1 inputs and 0 outputs"),
         (
             "apps",

@@ -76,7 +76,9 @@ def json_text(r: dict[str, Any], key: str, default: Any = None) -> Any:
     """A field that HF exports store as a JSON string (APPS ``input_output``, ``solutions``)."""
     value = get(r, key) if default is None else r.get(key, default)
     if isinstance(value, str):
-        if not value.strip() and default is not None:
+        if not value.strip():
+            if default is None:
+                raise SourceError(key, "empty")
             return default
         try:
             return json.loads(value)
