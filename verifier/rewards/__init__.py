@@ -15,12 +15,12 @@ from verifier.rewards.core import (
 from verifier.rewards.inputs import BadInput, as_problem, completion_text, strip_prompt
 from verifier.rewards.result import Missing, RewardResult
 from verifier.rewards.stats import STATS, RewardStats
-from verifier.rewards.trl import AsyncTrlReward, TrlReward, for_trl, for_trl_async
+from verifier.rewards.trl import AsyncReward, TrlReward, for_trl, for_trl_async
 
 __all__ = [
     "DEFAULT_DEADLINE_S",
     "STATS",
-    "AsyncTrlReward",
+    "AsyncReward",
     "BadInput",
     "Missing",
     "RewardOptions",

@@ -1,20 +1,42 @@
-"""TRL adapter: ``GRPOTrainer(reward_funcs=for_trl(...))``.
+"""TRL adapter: ``GRPOTrainer(reward_funcs=for_trl(...))`` (TRL 1.6 and later).
 
-TRL calls a reward function as ``f(prompts=..., completions=..., completion_ids=..., **columns)``
-where each dataset column arrives as a list, one entry per completion, and takes ``None`` as "no
-reward" (it becomes NaN and is left out of the group statistics). Completions are strings or chat
-messages. The async variant is awaited on TRL's own event loop thread.
+GRPOTrainer calls a reward function as ``f(prompts=..., completions=..., completion_ids=...,
+trainer_state=..., log_extra=..., log_metric=..., **columns)``, each dataset column a list with one
+entry per completion. Completions are strings or chat messages. It takes ``None`` as "no reward": it
+becomes NaN. What a NaN does depends on the other reward functions (see docs/rewards.md): alone, the
+completion is left out of its group's statistics and gets advantage 0 (TRL 1.6+; TRL 1.0-1.5 summed
+it to 0.0, the same as a wrong answer, hence the floor); next to another reward function that gave a
+number, it counts as 0 in the default ``sum_then_normalize`` and as the group's mean in
+``normalize_then_sum``.
+
+The async variant is a plain ``async def`` function: TRL up to 1.9 recognises an async reward with
+``inspect.iscoroutinefunction``, which is False for an object whose ``__call__`` is async (the sync
+path then fails with "'coroutine' object is not iterable"); TRL 1.10+ accepts both. TRL awaits it
+on its own event loop thread, concurrently with the other async reward functions.
+
+Per sample, the verdict status and, for an undecided one, why, go to TRL's completions table
+through ``log_extra`` (columns ``<name>/status`` and ``<name>/missing``); the number of missing
+rewards per batch to its metrics through ``log_metric``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from verifier.rewards.core import DEFAULT_DEADLINE_S, RewardOptions, score_batch, score_batch_async
 from verifier.rewards.inputs import AnyProblem, BadInput
 from verifier.rewards.result import RewardResult
+
+log = logging.getLogger("verifier.rewards")
+
+TRL_FLOOR = (1, 6)  # None is honest from here on: an undecided completion is not scored as wrong
+_TRL_KWARGS = ("prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments")
+
+AsyncReward = Callable[..., Awaitable[list[float | None]]]
 
 
 def _load_bank(bank: str | Path | Mapping[str, AnyProblem] | None) -> dict[str, AnyProblem] | None:
@@ -25,6 +47,21 @@ def _load_bank(bank: str | Path | Mapping[str, AnyProblem] | None) -> dict[str, 
     from verifier.banks.loader import load_bank
 
     return load_bank(bank).by_id()
+
+
+def _warn_if_old_trl() -> None:
+    try:
+        version = metadata.version("trl")
+    except metadata.PackageNotFoundError:
+        return  # used without TRL (another trainer, or a test): nothing to check
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < TRL_FLOOR:
+        log.warning(
+            "trl %s: a reward the checker could not decide (None) counts as 0.0 there, the same as a "
+            "wrong answer; use trl>=%d.%d",
+            version,
+            *TRL_FLOOR,
+        )
 
 
 class TrlReward:
@@ -38,37 +75,46 @@ class TrlReward:
         self.options = options
         self.__name__ = name  # TRL logs each reward under its function's name
 
-    def _items(self, completions: Sequence[Any], kwargs: dict[str, Any]) -> list[tuple[Any, Any]]:
+    def items(self, completions: Sequence[Any], kwargs: dict[str, Any]) -> list[tuple[Any, Any]]:
         if self.column not in kwargs:
-            columns = sorted(k for k in kwargs if k not in ("prompts", "completion_ids", "trainer_state"))
+            columns = sorted(k for k in kwargs if k not in _TRL_KWARGS)
             raise BadInput(f"the dataset has no column {self.column!r} (columns: {', '.join(columns)})")
         references = kwargs[self.column]
         if len(references) != len(completions):
             raise BadInput(f"{len(completions)} completions but {len(references)} values in {self.column!r}")
         return list(zip(references, completions, strict=True))
 
-    @staticmethod
-    def _report(results: list[RewardResult], kwargs: dict[str, Any]) -> list[float | None]:
+    def report(self, results: list[RewardResult], kwargs: dict[str, Any]) -> list[float | None]:
+        """The scores, after logging the per-sample columns and the missing count to TRL."""
+        log_extra = kwargs.get("log_extra")
+        if callable(log_extra):
+            log_extra(f"{self.__name__}/status", [r.status for r in results])
+            log_extra(
+                f"{self.__name__}/missing", ["" if r.missing is None else r.missing.value for r in results]
+            )
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):
             log_metric("verifier/missing_rewards", float(sum(r.score is None for r in results)))
         return [r.score for r in results]
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-        results = score_batch(self._items(completions, kwargs), options=self.options, bank=self.bank)
-        return self._report(results, kwargs)
+        results = score_batch(self.items(completions, kwargs), options=self.options, bank=self.bank)
+        return self.report(results, kwargs)
 
 
-class AsyncTrlReward(TrlReward):
-    async def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:  # type: ignore[override]
+def _as_async(reward: TrlReward) -> AsyncReward:
+    async def verifier_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         results = await score_batch_async(
-            self._items(completions, kwargs), options=self.options, bank=self.bank
+            reward.items(completions, kwargs), options=reward.options, bank=reward.bank
         )
-        return self._report(results, kwargs)
+        return reward.report(results, kwargs)
+
+    verifier_reward.__name__ = verifier_reward.__qualname__ = reward.__name__
+    verifier_reward.reward = reward  # type: ignore[attr-defined]  # its settings, for inspection
+    return verifier_reward
 
 
 def _make(
-    cls: type[TrlReward],
     *,
     answer_column: str | None,
     problem_column: str | None,
@@ -87,9 +133,10 @@ def _make(
         # With a bank every string is an id (an unknown one is BadInput), so gold answers in an
         # answer column would all be rejected: say so now rather than at the first batch.
         raise ValueError("a bank is only used with id_column (answer and problem columns hold the reference)")
+    _warn_if_old_trl()
     column = given[0] if given else "answer"
     options = RewardOptions(deadline_s=deadline_s, partial_credit=partial_credit)
-    return cls(column=column, bank=_load_bank(bank), options=options, name=name)
+    return TrlReward(column=column, bank=_load_bank(bank), options=options, name=name)
 
 
 def for_trl(
@@ -107,7 +154,6 @@ def for_trl(
     or ``id_column`` with ``bank`` (a bank file or an id -> problem mapping; an id not in it raises
     ``BadInput``, it is never read as a gold answer)."""
     return _make(
-        TrlReward,
         answer_column=answer_column,
         problem_column=problem_column,
         id_column=id_column,
@@ -127,17 +173,16 @@ def for_trl_async(
     partial_credit: bool = False,
     deadline_s: float = DEFAULT_DEADLINE_S,
     name: str = "verifier_reward",
-) -> AsyncTrlReward:
-    """``for_trl`` as an ``async`` callable; TRL runs async rewards concurrently on its event loop."""
-    reward = _make(
-        AsyncTrlReward,
-        answer_column=answer_column,
-        problem_column=problem_column,
-        id_column=id_column,
-        bank=bank,
-        partial_credit=partial_credit,
-        deadline_s=deadline_s,
-        name=name,
+) -> AsyncReward:
+    """``for_trl`` as an ``async def`` function; TRL runs async rewards concurrently on its event loop."""
+    return _as_async(
+        _make(
+            answer_column=answer_column,
+            problem_column=problem_column,
+            id_column=id_column,
+            bank=bank,
+            partial_credit=partial_credit,
+            deadline_s=deadline_s,
+            name=name,
+        )
     )
-    assert isinstance(reward, AsyncTrlReward)
-    return reward
