@@ -5,8 +5,9 @@ optionally, the gVisor runtime; nothing here can loosen isolation: no network, r
 private cgroup namespace, our seccomp profile (``sandboxes/seccomp.json``), masked and read-only
 paths in /proc and /sys, no-new-privileges, never privileged, no mounts, no devices, no log driver.
 
-The fork server starts as root with only CAP_SETUID, CAP_SETGID and CAP_KILL: it needs them to give
-every job two fresh uids of the container's block (``--uids``), and no job keeps any of them.
+The fork server starts as root with only the capabilities in ``CAPABILITIES``: it needs them to give
+every job two fresh uids of the container's block (``--uids``) and to clean up after them; no job
+process keeps any of them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from docker.types import LogConfig
 
 RUNTIMES = ("runc", "runsc")
 SECCOMP_PROFILE = Path(__file__).resolve().parent / "seccomp.json"
-CAPABILITIES = ["SETUID", "SETGID", "KILL"]  # the fork server's; every job process drops all of them
+# The fork server's (and the zygote's): uids for jobs, signals to them, and emptying their 0700
+# directories after them. Every job process drops all of them when it takes its uid.
+CAPABILITIES = ["SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER"]
 # Job uids: a block of UID_BLOCK per container, from a range no host account uses.
 UID_RANGE = (1 << 24, 1 << 31)
 UID_BLOCK = 4096

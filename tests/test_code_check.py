@@ -170,3 +170,139 @@ def test_many_keeps_order(sandbox_pool) -> None:
     items = [(ADD, fenced(f"def add(a, b):\n    return a + b + {k}")) for k in range(6)]
     verdicts = check_code_many(items, sandbox=sandbox_pool)
     assert [v.correct for v in verdicts] == [True] + [False] * 5
+
+
+# ---------------------------------------------------------------- values crossing like the benchmarks' harnesses
+
+
+def assert_problem(test_code: str, entry: str, setup: str = "") -> dict:
+    return {
+        "id": f"mbpp-like-{entry}",
+        "kind": "code",
+        "prompt": "Solve it.",
+        "tests": {"style": "assert", "code": test_code, "entry_point": entry, "setup_code": setup},
+    }
+
+
+@pytest.mark.parametrize(
+    "test_code,entry,solution",
+    [
+        (  # MBPP-style: a Counter / defaultdict return value compared with one the tests build
+            "from collections import Counter\ndef check(candidate):\n    assert candidate('aab') == Counter({'a': 2, 'b': 1})\n",
+            "count",
+            "from collections import Counter\ndef count(s):\n    return Counter(s)\n",
+        ),
+        (
+            "from collections import defaultdict\ndef check(candidate):\n"
+            "    d = candidate([(1, 2), (1, 3)])\n    assert d == {1: [2, 3]} and type(d) is defaultdict\n",
+            "group",
+            "from collections import defaultdict\ndef group(pairs):\n    d = defaultdict(list)\n"
+            "    for k, v in pairs:\n        d[k].append(v)\n    return d\n",
+        ),
+        (
+            "from fractions import Fraction\nfrom decimal import Decimal\ndef check(candidate):\n"
+            "    assert candidate(1, 3) == (Fraction(1, 3), Decimal('0.5'))\n",
+            "frac",
+            "from fractions import Fraction\nfrom decimal import Decimal\n"
+            "def frac(a, b):\n    return Fraction(a, b), Decimal('0.5')\n",
+        ),
+        (  # a type object as an argument
+            "def check(candidate):\n    assert candidate((1, 2), tuple) is True and candidate([1], tuple) is False\n",
+            "is_of",
+            "def is_of(x, t):\n    return isinstance(x, t)\n",
+        ),
+        (  # a class the solution defines, built by the tests and passed back (MBPP's Pair)
+            "def check(candidate):\n    assert candidate([Pair(5, 24), Pair(15, 25), Pair(27, 40), Pair(50, 60)], 4) == 3\n",
+            "max_chain_length",
+            "class Pair:\n    def __init__(self, a, b):\n        self.a = a\n        self.b = b\n"
+            "def max_chain_length(arr, n):\n    arr = sorted(arr, key=lambda p: p.b)\n    best, end = 0, float('-inf')\n"
+            "    for p in arr:\n        if p.a > end:\n            best, end = best + 1, p.b\n    return best\n",
+        ),
+        (  # the solution's object returned and inspected by the tests
+            "def check(candidate):\n    p = candidate(2)\n    assert p.value == 2 and len(p) == 2 and str(p) == 'P2'\n",
+            "make",
+            "class P:\n    def __init__(self, v):\n        self.value = v\n    def __len__(self):\n        return self.value\n"
+            "    def __str__(self):\n        return f'P{self.value}'\ndef make(v):\n    return P(v)\n",
+        ),
+    ],
+    ids=["counter", "defaultdict", "fraction_decimal", "type_argument", "solution_class", "solution_object"],
+)
+def test_values_cross_as_in_plain_python(sandbox_pool, test_code: str, entry: str, solution: str) -> None:
+    verdict = check_code(
+        problem=assert_problem(test_code, entry), completion=fenced(solution), sandbox=sandbox_pool
+    )
+    assert verdict.correct, verdict.reason
+
+
+def test_a_solution_object_never_equals_a_value_the_tests_made(sandbox_pool) -> None:
+    always = "class A:\n    def __eq__(self, o):\n        return True\ndef f():\n    return A()\n"
+    problem = assert_problem("def check(candidate):\n    assert candidate() == 1\n", "f")
+    verdict = check_code(problem=problem, completion=fenced(always), sandbox=sandbox_pool)
+    assert verdict.status is CodeStatus.WRONG, verdict.reason
+
+
+def test_call_style_counter_equals_an_object(sandbox_pool) -> None:
+    problem = {
+        "id": "counter-call",
+        "kind": "code",
+        "prompt": "Count letters.",
+        "tests": {
+            "style": "call",
+            "entry_point": "count",
+            "cases": [{"args": ["aab"], "expected": {"a": 2, "b": 1}}],
+        },
+    }
+    code = "from collections import Counter\ndef count(s):\n    return Counter(s)\n"
+    verdict = check_code(problem=problem, completion=fenced(code), sandbox=sandbox_pool)
+    assert verdict.correct, verdict.reason
+
+
+CHECKER = (
+    "import sys\nout = open(sys.argv[3]).read().split()\nexp = open(sys.argv[2]).read().split()\n"
+    "ok = sorted(out) == sorted(exp)\nprint('same multiset' if ok else 'differs')\nsys.exit(0 if ok else 1)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "program,status",
+    [("print('2 1')", CodeStatus.PASS), ("print('1 1')", CodeStatus.WRONG)],
+    ids=["accepted", "rejected"],
+)
+def test_trusted_checker_runs_in_the_sandbox(sandbox_pool, program: str, status: CodeStatus) -> None:
+    problem = {
+        "id": "checker",
+        "kind": "code",
+        "prompt": "Print the two numbers in any order.",
+        "tests": {"style": "stdio", "cases": [{"stdin": "1 2\n", "stdout": "1 2"}], "checker": CHECKER},
+    }
+    verdict = check_code(problem=problem, completion=fenced(program), sandbox=sandbox_pool)
+    assert verdict.status is status, verdict.reason
+
+
+def test_per_case_time_limit_inside_the_job_cap(sandbox_pool) -> None:
+    """Each case has its own limit (an APPS-style 14-case problem needs more than one limit in total)."""
+    problem = {
+        "id": "slow",
+        "kind": "code",
+        "prompt": "Echo, slowly.",
+        "tests": {"style": "stdio", "cases": [{"stdin": f"{i}\n", "stdout": f"{i}"} for i in range(4)]},
+        "limits": {"timeout_s": 20.0, "case_timeout_s": 5.0},
+    }
+    slow_once = "import time\nn = int(input())\nif n == 3:\n    time.sleep(30)\nprint(n)"
+    verdict = check_code(problem=problem, completion=fenced(slow_once), sandbox=sandbox_pool)
+    assert verdict.status is CodeStatus.TIMEOUT and "case 3" in verdict.reason, verdict.reason
+    fine = check_code(
+        problem=problem,
+        completion=fenced("import time\ntime.sleep(0.3)\nprint(input())"),
+        sandbox=sandbox_pool,
+    )
+    assert fine.correct, fine.reason  # 4 x 0.3 s of sleep: within every limit
+
+
+def test_check_code_many_never_raises(sandbox_pool) -> None:
+    bad_problem = {"id": "x", "kind": "code"}  # does not validate
+    verdicts = check_code_many(
+        [(bad_problem, "print(1)"), (CALL, fenced("def double(x):\n    return x * 2"))], sandbox=sandbox_pool
+    )
+    assert verdicts[0].status is CodeStatus.SANDBOX_ERROR and verdicts[0].rule == "bad_input"
+    assert verdicts[1].correct

@@ -46,7 +46,9 @@ def test_a_candidate_failure_is_not_retried(sandbox_pool) -> None:
     r = sandbox_pool.run(
         Job(mode="call", program="while True:\n    pass\n", entry_point="f", cases=[{}], timeout_s=1)
     )
-    assert r.outcome == "timeout" and r.attempts == 1 and r.recycled
+    # The harness reports the deadline itself (a "timeout" record) or the fork server kills the job.
+    late = r.outcome == "timeout" or any(rec.get("timeout") for rec in r.records)
+    assert late and r.attempts == 1 and r.recycled
 
 
 def test_unreachable_engine_is_a_sandbox_error(monkeypatch) -> None:

@@ -16,7 +16,7 @@ FIXED = {
     "network_disabled": True,
     "read_only": True,
     "cap_drop": ["ALL"],
-    "cap_add": ["SETUID", "SETGID", "KILL"],  # the fork server's only; jobs drop to fresh uids
+    "cap_add": ["SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER"],  # the fork server's only
     "cgroupns": "private",
     "privileged": False,
     "user": "0:0",
@@ -80,7 +80,7 @@ def test_engine_applies_the_profile(docker_client, sandbox_pool) -> None:
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
-    assert sorted(host["CapAdd"]) == ["KILL", "SETGID", "SETUID"]
+    assert sorted(host["CapAdd"]) == ["DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"]
     assert host["CgroupnsMode"] == "private"
     assert host["SecurityOpt"][0] == "no-new-privileges:true" and host["SecurityOpt"][1].startswith(
         "seccomp="

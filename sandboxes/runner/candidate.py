@@ -123,25 +123,30 @@ class CandidateProcess:
         return reply
 
     def end_status(self, wait_s: float = 0.2) -> str:
-        """How the candidate process ended (it is our child): 'exit code N' / 'killed by signal N'."""
+        """How the candidate process ended (it is our child): 'exit code N' / 'killed by signal N';
+        waits up to ``wait_s`` for it (on a pidfd: no polling), '' if it is still running."""
         if self._status:
             return self._status
-        end = time.monotonic() + wait_s
-        while True:
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            pidfd = -1
+        if pidfd >= 0:
             try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                return ""
-            if pid:
-                self._status = (
-                    f"killed by signal {os.WTERMSIG(status)}"
-                    if os.WIFSIGNALED(status)
-                    else f"exit code {os.WEXITSTATUS(status)}"
-                )
-                return self._status
-            if time.monotonic() >= end:
-                return ""
-            time.sleep(0.005)
+                select.select([pidfd], [], [], wait_s)
+            finally:
+                os.close(pidfd)
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return ""
+        if pid:
+            self._status = (
+                f"killed by signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit code {os.WEXITSTATUS(status)}"
+            )
+        return self._status
 
     def close(self, wait: bool) -> None:
         """End the request stream; with ``wait``, reap the process (else the fork server would

@@ -11,16 +11,15 @@ import sys
 import time
 from typing import Any
 
-from . import procstate
-
 WRITABLE = ("/tmp", "/dev/shm")
 SYSVIPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
 LAST_PID = "/proc/sys/kernel/ns_last_pid"
 MEMORY_EVENTS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 
 
-def sweep(keep: int) -> int:
-    """Kill every process but us (PID 1) and ``keep`` (the zygote); return how many there were.
+def sweep(keep: tuple[int, ...]) -> int:
+    """Kill every process but us (PID 1) and ``keep`` (the zygote, the next spare and its candidate
+    process); return how many there were.
 
     SIGSTOP to all first (``kill(-1)`` is atomic against forks, so a fork bomb cannot outrun it),
     then SIGKILL each, then wake the zygote again, then reap the dead (orphans are ours).
@@ -28,7 +27,7 @@ def sweep(keep: int) -> int:
     me = os.getpid()
 
     def others() -> list[int]:
-        return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, keep)]
+        return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me and int(p) not in keep]
 
     found = others()
     if not found:
@@ -38,8 +37,9 @@ def sweep(keep: int) -> int:
     for pid in others():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(keep, signal.SIGCONT)
+    for pid in keep:  # kill(-1) stopped them too
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + 5.0
     while others() and time.monotonic() < deadline:
         try:
@@ -50,29 +50,21 @@ def sweep(keep: int) -> int:
     return len(found)
 
 
-def wipe(uids: tuple[int, ...]) -> bool:
-    """Empty the writable places; True when something is left (recycle then).
+def wipe(keep: tuple[int, ...] = ()) -> bool:
+    """Empty the writable places but what the uids in ``keep`` own (the next spare's homes); True
+    when something is left (recycle then). We are root with CAP_DAC_OVERRIDE and CAP_FOWNER, so
+    the job's 0700 directories are no obstacle."""
 
-    The job's files belong to its uids, in directories of mode 0700 that we (root without
-    CAP_DAC_OVERRIDE) may not enter: one helper per uid, always all of them (so the number of
-    processes forked here does not depend on what the job did), removes what that uid owns.
-    """
-    for uid in uids:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                procstate.drop_to(uid)
-                for root in WRITABLE:
-                    _remove_owned(root, uid)
-                code = 0
-            finally:
-                os._exit(code)
-        os.waitpid(pid, 0)
-    dirty = False
+    def leftovers(root: str) -> list[str]:
+        if not os.path.isdir(root):
+            return []
+        paths = (os.path.join(root, name) for name in os.listdir(root))
+        return [p for p in paths if _owner(p) not in keep]
+
     for root in WRITABLE:
-        if os.path.isdir(root) and os.listdir(root):
-            dirty = True
+        for path in leftovers(root):
+            _remove(path)
+    dirty = any(leftovers(root) for root in WRITABLE)
     for ipc in SYSVIPC:
         try:
             with open(ipc) as fh:
@@ -84,16 +76,11 @@ def wipe(uids: tuple[int, ...]) -> bool:
     return dirty
 
 
-def _remove_owned(root: str, uid: int) -> None:
-    if not os.path.isdir(root):
-        return
-    for name in os.listdir(root):
-        path = os.path.join(root, name)
-        try:
-            if os.lstat(path).st_uid == uid:
-                _remove(path)
-        except OSError:
-            continue
+def _owner(path: str) -> int:
+    try:
+        return os.lstat(path).st_uid
+    except OSError:
+        return -1
 
 
 def _remove(path: str) -> None:

@@ -4,8 +4,8 @@ job process forked ahead of time, answers one JSON line on stdout.
 Standard library only (it runs in the runner image). Why PID 1: the kernel never delivers a signal
 from inside a PID namespace to its init unless init installed a handler, and as init it reaps every
 orphan. Why fork: modules are imported once, so a job starts in about a millisecond instead of a
-fresh interpreter's tens of milliseconds. It runs as root with only CAP_SETUID, CAP_SETGID and
-CAP_KILL (``sandboxes/profile.py``); every job gets two fresh uids from the container's own range
+fresh interpreter's tens of milliseconds. It runs as root with only the few capabilities of
+``sandboxes/profile.py`` (uids, signals, cleaning up); every job gets two fresh uids from the container's own range
 (``--uids BASE COUNT``), one for the job process and one for the candidate's, so no job can touch
 this server, the zygote, another job or another container.
 
@@ -69,7 +69,11 @@ PRELOAD = [
 ]
 
 
-def run(job: dict[str, Any], spare: Spare, zygote_pid: int, base_pid: int) -> dict[str, Any]:
+def run(
+    job: dict[str, Any], spare: Spare, zygote: Zygote, base_pid: int
+) -> tuple[dict[str, Any], Spare | None]:
+    """Run one job on ``spare``; the zygote makes the next spare meanwhile (if one was requested),
+    which is collected before the pids are counted, so its forks are known and not the job's."""
     timeout_s = float(job["timeout_s"])
     budget = int(job["output_limit"])
     pid = spare.pid
@@ -104,14 +108,24 @@ def run(job: dict[str, Any], spare: Spare, zygote_pid: int, base_pid: int) -> di
             os.killpg(pid, signal.SIGKILL)
     _, st, usage = os.wait4(pid, 0)
     wall = time.monotonic() - started
+    following: Spare | None = None
+    made: tuple[int, ...] = ()
+    if zygote.pending:
+        with contextlib.suppress(OSError):  # a failed spare shows as a pid count off: recycle
+            following = zygote.collect()
+            made = following.made
     end_pid = cleanup.last_pid()
     code = os.WEXITSTATUS(st) if os.WIFEXITED(st) else None
     sig = os.WTERMSIG(st) if os.WIFSIGNALED(st) else None
-    strays = cleanup.sweep(zygote_pid)
+    t_job = time.monotonic()
+    keep = (zygote.pid, following.pid if following else -1, made[2] if made else -1)
+    strays = cleanup.sweep(keep)
+    t_sweep = time.monotonic()
     events_after = cleanup.memory_events()
     ooms = cleanup.oom_kills(events_after) - cleanup.oom_kills(events_before)
-    dirty = cleanup.wipe(spare.uids) or not _alive(zygote_pid)  # no zygote, no spares: recycle
-    forks = end_pid - base_pid
+    dirty = cleanup.wipe(keep=following.uids if following else ()) or not _alive(zygote.pid)
+    t_wipe = time.monotonic()
+    forks = end_pid - base_pid - sum(1 for p in made if base_pid < p <= end_pid)
     outcome = "exited"
     if pumped.timed_out:
         outcome = "timeout"
@@ -146,8 +160,13 @@ def run(job: dict[str, Any], spare: Spare, zygote_pid: int, base_pid: int) -> di
         "strays": strays,
         "dirty": dirty,
         "traces": traces,
+        "phases_ms": {  # where the time went (diagnostics; benchmarks/sandbox.py reports them)
+            "job": round((t_job - started) * 1000, 2),
+            "sweep": round((t_sweep - t_job) * 1000, 2),
+            "wipe": round((t_wipe - t_sweep) * 1000, 2),
+        },
         "recycle": outcome != "exited" or code != 0 or bool(traces),
-    }
+    }, following
 
 
 def planned_forks(job: dict[str, Any]) -> int:
@@ -194,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         return base + 2 * order[n], base + 2 * order[n] + 1
 
     zygote.request(uids(seq))
+    ready: Spare | None = None
     reader = LineReader(0, chunk=1 << 20, limit=1 << 30)
     while True:
         line = reader.readline()
@@ -217,18 +237,20 @@ def main(argv: list[str] | None = None) -> None:
             )
             continue
         try:
-            spare = zygote.collect()
-            result = run(job, spare, zygote.pid, cleanup.last_pid())
+            waited = time.monotonic()
+            spare = ready if ready is not None else zygote.collect()
+            ready = None
+            waited = time.monotonic() - waited
+            base_pid = cleanup.last_pid()
+            if seq + 1 < count // 2:
+                zygote.request(uids(seq + 1))  # made while this job runs, on another core
+            result, ready = run(job, spare, zygote, base_pid)
+            result["phases_ms"]["spare_wait"] = round(waited * 1000, 2)
         except (OSError, KeyError, ValueError, TypeError) as e:
             result = {"id": job.get("id"), "error": f"{type(e).__name__}: {e}", "recycle": True}
         seq += 1
         job = line = None
-        # The job's processes are all gone now: the zygote forks the next spare while we answer
-        # and the host reads the answer. A dead zygote shows at the next collect(): recycle then.
-        if 2 * seq + 2 > count:
-            result["recycle"] = True  # the uid range is used up: this container serves no more jobs
-        else:
-            with contextlib.suppress(OSError):
-                zygote.request(uids(seq))
+        if seq >= count // 2 or ready is None:
+            result["recycle"] = True  # the uid range is used up, or no next spare: no more jobs here
         send_json(1, result)
         del result

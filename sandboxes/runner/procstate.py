@@ -2,7 +2,7 @@
 an earlier job: credentials (a fresh uid/gid that owns nothing else), every rlimit (soft and hard),
 nice, CPU affinity, umask, environment, working directory, dumpable flag, OOM score.
 
-The fork server and the zygote run as root with only CAP_SETUID, CAP_SETGID and CAP_KILL; a job's
+The fork server and the zygote run as root with a few capabilities (sandboxes/profile.py); a job's
 processes drop to their own uid (the harness and the candidate each get one, fresh per job), after
 which they hold no capability at all, so ``prlimit``, ``kill``, ``ptrace``, ``setpriority`` and
 ``sched_setaffinity`` on anything outside the job fail with EPERM.

@@ -41,6 +41,7 @@ class Spare:
     tok_w: int
     job_w: int
     uids: tuple[int, int]  # (job process, candidate process)
+    made: tuple[int, ...]  # the pids its making used (intermediate, spare, candidate process)
 
 
 class Zygote:
@@ -89,12 +90,13 @@ class Zygote:
         line, _, self._buf = self._buf.partition(b"\n")
         uids, (out_r, err_r, res_r, tok_w, job_w, ready_r) = self._pending
         self._pending = None
-        ready = read_all(ready_r, limit=16)
-        if ready != b"r":
+        ready = read_all(ready_r, limit=32).split()
+        if ready[:1] != [b"r"] or len(ready) != 2:
             for fd in (out_r, err_r, res_r, tok_w, job_w):
                 os.close(fd)
             raise OSError("a spare job process failed to start")
-        return Spare(int(line), out_r, err_r, res_r, tok_w, job_w, uids)
+        spare, middle = (int(x) for x in line.split())
+        return Spare(spare, out_r, err_r, res_r, tok_w, job_w, uids, (middle, spare, int(ready[1])))
 
 
 def _zygote_main(sock: socket.socket, cpus: set[int]) -> None:
@@ -120,7 +122,7 @@ def _zygote_main(sock: socket.socket, cpus: set[int]) -> None:
                 os.close(fd)
             pid = read_all(r, limit=32)
             os.waitpid(middle, 0)  # now the spare is an orphan: re-parented to the server, PID 1
-            sock.sendall(pid + b"\n")
+            sock.sendall(b"%s %d\n" % (pid, middle))
     finally:
         os._exit(0)
 
@@ -150,7 +152,7 @@ def _job_main(fds: list[int], job_uid: int, candidate_uid: int, cpus: set[int]) 
         home = procstate.make_private_dir("/tmp")
         os.chdir(home)
         procstate.reset_environment(home)
-        os.write(READY_FD, b"r")
+        os.write(READY_FD, b"r %d" % candidate.pid)
         os.close(READY_FD)
         job = json.loads(read_all(JOB_FD, limit=JOB_LIMIT))
         procstate.apply_rlimits(procstate.job_rlimits(float(job["timeout_s"]), int(job["memory_mb"])))
