@@ -226,13 +226,16 @@ def test_not_a_run_directory_and_a_bad_baseline_exit_2(gsm8k_run: Path, tmp_path
 @pytest.mark.slow
 def test_report_on_an_embedded_model_run(embedded_model_path: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    result = run_verify("--bank", "problem_banks/gsm-style.jsonl", "--samples", "4", "--out", str(run))
+    result = run_verify(
+        "--bank", "problem_banks/gsm-style.jsonl", "--samples", "4", "--limit", "6", "--out", str(run)
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((run / "summary.json").read_text())
     code, stdout, stderr = _report(run, "--price-per-million-tokens", "2", "--gpu-hour-price", "3")
     assert code == 0, stderr
-    assert f"15 problems, 60 samples, {summary['verified']} verified" in stdout
-    assert "coverage by tag" in stdout and "coverage by embedding cluster" in stdout
+    assert f"6 problems, 24 samples, {summary['verified']} verified" in stdout
+    # Every gsm-style problem is tagged "demo" and "easy": no division by tag, only the clusters.
+    assert "coverage by tag" not in stdout and "coverage by embedding cluster" in stdout
     chains = read_jsonl(run / "chains.jsonl")
     tokens = sum(c["tokens"] for c in chains)
     if summary["verified"]:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from verifier.embedding import EMBEDDER_NAME
 from verifier.errors import InputError
+from verifier.generation.embedded import cache_root
 from verifier.pipeline.outputs import atomic_write
 from verifier.report import plots
 from verifier.report.cost import CostRow, Prices, cost
@@ -40,23 +42,28 @@ class Report:
     resample_bank: Path | None
 
 
-def _cached(embed: Embed, path: Path) -> Embed:
-    """Embeddings kept next to the report, keyed by the texts: rebuilding the report of a run (or of
-    another run on the same bank, with the same --out) skips the minute a 1,000-problem bank costs."""
+def _cached(embed: Embed, directory: Path) -> Embed:
+    """Embeddings cached per set of texts (and embedding model): the report of any run on the same bank
+    skips the minutes a 1,000-problem bank costs on a CPU. A cache that cannot be read or written is
+    rebuilt or skipped, never an error."""
 
     def cached(texts: Sequence[str]) -> np.ndarray:
-        key = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
-        if path.is_file():
-            try:
-                with np.load(path) as data:
-                    if str(data["key"]) == key:
-                        return np.asarray(data["vectors"], dtype=np.float32)
-            except (OSError, ValueError, KeyError):  # a damaged cache is rebuilt, not an error
-                pass
+        key = hashlib.sha256("\x00".join([EMBEDDER_NAME, *texts]).encode("utf-8")).hexdigest()[:32]
+        path = directory / f"{key}.npy"
+        try:
+            vectors = np.load(path)
+            if vectors.shape[0] == len(texts):
+                return np.asarray(vectors, dtype=np.float32)
+        except (OSError, ValueError):  # not cached yet, or damaged: embed again
+            pass
         vectors = embed(texts)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, key=np.array(key), vectors=vectors)
-        os.replace(tmp, path)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.stem + ".tmp.npy")
+            np.save(tmp, vectors)
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache only costs time
+            pass
         return vectors
 
     return cached
@@ -174,7 +181,7 @@ def build_report(run_dir: Path, options: Options, embed: Embed | None) -> Report
         raise InputError([f"{options.out}:0: --out: cannot create: {e.strerror or e}"]) from None
     o = outcomes(run)
     if embed is not None:
-        embed = _cached(embed, options.out / "embeddings.npz")
+        embed = _cached(embed, cache_root() / "embeddings")
     cov = coverage(run, embed if options.clusters != 0 else None, options.clusters or None)
     d = drift(run, baseline)
     rows = cost(run, options.prices)

@@ -123,8 +123,11 @@ def _meta_groups(problems: Sequence[MathProblem | CodeProblem]) -> dict[str, dic
         for key in ("subject", "level"):
             if key in p.meta:
                 facets[key].setdefault(str(p.meta[key]), []).append(p.id)
-    # A division with a single group says nothing about coverage.
-    return {name: groups for name, groups in facets.items() if len(groups) >= 2}
+    # A division with a single group, or whose groups all hold the same problems (every problem tagged
+    # "demo" and "easy"), says nothing about coverage.
+    return {
+        name: groups for name, groups in facets.items() if len({tuple(ids) for ids in groups.values()}) >= 2
+    }
 
 
 def coverage(run: RunDir, embed: Embed | None, k: int | None = None) -> Coverage:

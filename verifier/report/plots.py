@@ -34,7 +34,15 @@ def pass_rate_histogram(o: Outcomes, path: Path) -> Path | None:
         return None
     fig = Figure(figsize=(5.6, 3.2))
     ax = fig.subplots()
-    ax.hist(rates, bins=[i / 10 for i in range(11)], color=KEPT, edgecolor="white")
+    values = sorted(set(rates))
+    if len(values) <= 12:  # few samples per problem: the rates are a few fractions, one bar each
+        counts = [sum(1 for r in rates if r == v) for v in values]
+        gap = min((b - a for a, b in zip(values, values[1:], strict=False)), default=1.0)
+        ax.bar(values, counts, width=min(0.08, gap * 0.7), color=KEPT)
+        ax.set_xticks(values, [f"{v:.2f}" for v in values])
+    else:
+        ax.hist(rates, bins=[i / 10 for i in range(11)], color=KEPT, edgecolor="white")
+    ax.set_xlim(-0.05, 1.05)
     ax.set_xlabel("pass rate of the problem (verified / decided samples)")
     ax.set_ylabel("problems")
     ax.set_title(f"per-problem pass rate ({len(rates)} problems)")
