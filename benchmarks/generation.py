@@ -106,10 +106,13 @@ def bench_ours(problems: list[MathProblem], n: int, sampling: Sampling, dtype: s
         gen.close()
 
 
-def bench_vllm(problems: list[MathProblem], n: int, sampling: Sampling) -> dict[str, Any]:
-    gen, load = _timed_make(BackendSettings(backend="vllm", sampling=sampling))
+def bench_vllm(
+    problems: list[MathProblem], n: int, sampling: Sampling, python: str | None, model: str | None
+) -> dict[str, Any]:
+    settings = BackendSettings(backend="vllm", model=model, sampling=sampling, vllm_python=python)
+    gen, load = _timed_make(settings)
     try:
-        return _measure(gen, problems, n, load, {"dtype": "float32", "engine": getattr(gen, "engine", {})})
+        return _measure(gen, problems, n, load, {"engine": getattr(gen, "engine", {})})
     finally:
         gen.close()
 
@@ -261,6 +264,10 @@ def main() -> None:
     ap.add_argument("--backends", default="ours,vllm,vllm-server,llamacpp-server")
     ap.add_argument("--overhead-rounds", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=8, help="openai backend and direct calls")
+    ap.add_argument(
+        "--model", default=None, help="vllm: a local HF dir or GGUF (default: the embedded model)"
+    )
+    ap.add_argument("--vllm-python", default=None, help="interpreter with vLLM (default .venvs/vllm)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -277,7 +284,7 @@ def main() -> None:
         if name == "ours":
             results[name] = bench_ours(problems, n, sampling, args.dtype)
         elif name == "vllm":
-            results[name] = bench_vllm(problems, n, sampling)
+            results[name] = bench_vllm(problems, n, sampling, args.vllm_python, args.model)
         elif name == "vllm-server":
             results[name], overhead = bench_vllm_server(
                 problems, n, sampling, args.overhead_rounds, args.concurrency
