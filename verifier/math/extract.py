@@ -151,7 +151,9 @@ def _value_of(sentence: str) -> str:
     (``12 is not the answer``, ``the answer is not 12``) is returned whole, and compares as wrong."""
     if not _is_prose(sentence):
         return sentence
-    verbs = list(_VERB.finditer(sentence))
+    # Verbs outside math spans only: the "=" of "$5x + 4 = 0$" is the answer's, not the sentence's.
+    masked = _SPAN.sub(lambda m: "$" + "_" * (len(m.group(0)) - 2) + "$", sentence)
+    verbs = list(_VERB.finditer(masked))
     if not verbs:
         return sentence
     head, tail = sentence[: verbs[-1].start()], sentence[verbs[-1].end() :].strip()
