@@ -1,7 +1,8 @@
 """Compare an extracted answer with the gold answer: a dispatcher over small stages, cheapest first.
 
 Each stage takes the two normalised answers and returns a ``Decision`` or None ("not mine, ask the
-next stage"). Every stage here is pure string or ``Fraction`` work and runs in the caller's process.
+next stage"). Every stage here is pure string, ``Fraction`` or (``approx.py``) floating-point work
+and runs in the caller's process.
 When none decides, ``compare`` returns None and the checker sends the pair to the symbolic stage in
 the worker pool; the worker runs this same dispatcher with ``symbolic`` set, so compound answers
 (sets, tuples, ...) reach SymPy element by element.

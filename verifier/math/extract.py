@@ -5,13 +5,16 @@ Anchors, strongest first (the first kind present decides, weaker kinds are then 
 - ``gsm``: ``#### N``. GSM8K's terminator: only the first one counts and everything after it is
   ignored (small models often go on to invent the next question).
 - ``boxed``: every outermost ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces balanced).
-- ``final-answer``: "the final answer is X" / "final answer: X".
+- ``final-answer``: "the final answer is X" / "final answer: X" (Minerva's "Final Answer: The final
+  answer is $8$. I hope it is correct." is one anchor).
 - ``answer-is``: "the answer is X", and answer lines ``Answer: X`` / ``A: X`` (the GSM8K example
   solutions end with ``A: N``; a line that starts with ``A:`` is as explicit as "Answer:").
 - ``last-number``: the last number in the text, only when ``require_anchor=False``.
 
-All answers of the deciding kind are returned (distinct, in order); the checker calls an output with
-several *different* anchored answers not correct.
+After a phrase anchor, a math span, else the sentence; in a sentence of prose ("The smallest $k$ is
+12") the value after its last verb. All answers of the deciding kind are returned (distinct, in
+order); the checker calls an output with several *different* anchored answers not correct, unless
+together they are the gold's list of values (``check.py``).
 """
 
 from __future__ import annotations
