@@ -3,6 +3,7 @@ tests/test_report_cli.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from verifier.banks.loader import Bank
 from verifier.filters.store import FilterRecord
-from verifier.report.cost import Prices, cost
+from verifier.report.cost import Prices, cost, wall_seconds
 from verifier.report.coverage import coverage
 from verifier.report.drift import drift
 from verifier.report.outcomes import outcomes
@@ -114,3 +115,16 @@ def test_cost_per_backend_and_prices(run: RunDir) -> None:
     assert row.per_kept(row.tokens) == pytest.approx(170 / 3)
     with pytest.raises(ValueError):
         Prices(per_million_tokens=-1)
+
+
+@pytest.mark.parametrize(
+    "summary,expected",
+    [
+        ({"timing": {"wall_s": 12.5}, "wall_seconds": 99}, 12.5),
+        ({"wall_seconds": 7}, 7.0),
+        ({"wall_seconds": 0}, None),
+        (None, None),
+    ],
+)
+def test_wall_time_comes_from_the_summary(run: RunDir, summary, expected) -> None:
+    assert wall_seconds(replace(run, summary=summary)) == expected

@@ -16,7 +16,7 @@ from verifier.errors import InputError
 from verifier.generation.embedded import cache_root
 from verifier.pipeline.outputs import atomic_write
 from verifier.report import plots
-from verifier.report.cost import CostRow, Prices, cost
+from verifier.report.cost import CostRow, Prices, cost, wall_seconds
 from verifier.report.coverage import Coverage, Embed, coverage
 from verifier.report.drift import Drift, drift
 from verifier.report.html import Page, render
@@ -166,6 +166,9 @@ def _lines(
                 + f"; unigram entropy {cmp.measures[-1].entropy_kept:.2f} vs {cmp.measures[-1].entropy_reference:.2f} bits"
             )
     lines.extend(_cost_line(c) for c in rows)
+    wall, kept = wall_seconds(run), sum(c.kept for c in rows)
+    if wall is not None and kept:
+        lines.append(f"wall time {wall:.1f} s: {wall / kept:.3f} s per kept chain")
     if gate:
         lines.append(gate)
     return lines

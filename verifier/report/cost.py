@@ -65,3 +65,13 @@ def cost(run: RunDir, prices: Prices) -> list[CostRow]:
             )
         )
     return rows
+
+
+def wall_seconds(run: RunDir) -> float | None:
+    """The run's wall time from summary.json (generation and checking overlap, so this, not their
+    sum, is what a machine was held for); None for a run that did not finish."""
+    summary = run.summary or {}
+    timing = summary.get("timing")
+    value = timing.get("wall_s") if isinstance(timing, dict) else None
+    value = summary.get("wall_seconds") if value is None else value
+    return float(value) if isinstance(value, int | float) and value > 0 else None

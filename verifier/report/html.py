@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from verifier.report.cost import CostRow, Prices
+from verifier.report.cost import CostRow, Prices, wall_seconds
 from verifier.report.coverage import Coverage
 from verifier.report.drift import Comparison, Drift
 from verifier.report.outcomes import Outcomes
@@ -323,6 +323,16 @@ def _cost(p: Page) -> str:
         if p.prices.gpu_hour is not None
         else ", no --gpu-hour-price"
     )
+    kept = sum(c.kept for c in p.cost)
+    wall = wall_seconds(p.run)
+    whole = ""
+    if wall is not None:
+        whole = f"<p>The whole run held its machine {_num(wall, 1)} s (wall time)"
+        if kept:
+            whole += f": {_num(wall / kept, 3)} s per kept chain"
+            if p.prices.gpu_hour is not None:
+                whole += f", {_num(wall / 3600 * p.prices.gpu_hour / kept, 6)} per kept chain at the GPU-hour price"
+        whole += ".</p>"
     return (
         "<h2>4. Cost</h2>"
         + f'<p class="muted">Per kept chain, for each backend/model; money {_e(prices)}. Generation time is the '
@@ -342,6 +352,7 @@ def _cost(p: Page) -> str:
             rows,
             (False, True, True, True, True, True, True, True, True),
         )
+        + whole
         + _plots(p, "cost")
     )
 
