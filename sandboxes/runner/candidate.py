@@ -11,6 +11,7 @@ cross tagged, see ``codec``). Stdio style: it forks one child per case, on the f
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import json
 import os
@@ -26,6 +27,10 @@ from .framing import LineReader, LineTooLong, send_json
 from .report import describe, tail_traceback
 
 REPLY_LIMIT = 64 << 20
+# Requests may be sent ahead of their replies (call style sends the program and every case at
+# once: one wake-up of the candidate process instead of one per case), up to this many bytes in
+# flight, well under a socket's buffer, so sending never blocks while the other side writes.
+WINDOW = 64 << 10
 
 
 class CandidateGone(Exception):
@@ -77,29 +82,44 @@ class CandidateProcess:
         self._sock = ours
         self._reader = LineReader(ours.fileno(), limit=REPLY_LIMIT)
         self._status = ""
+        self._ahead: collections.deque[bytes] = collections.deque()
+        self._inflight: collections.deque[int] = collections.deque()
+        self._inflight_bytes = 0
         self.names: set[str] = set()
 
     @property
     def fd(self) -> int:
         return self._sock.fileno()
 
-    def request(self, message: dict[str, Any], deadline: float, fds: tuple[int, ...] = ()) -> dict[str, Any]:
-        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
-        try:
-            if fds:
-                socket.send_fds(self._sock, [data], list(fds))
-            else:
-                self._sock.sendall(data)
-        except OSError as e:
-            raise CandidateGone("the candidate process is gone", self.end_status()) from e
+    def request(self, message: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Send one request and wait for its reply (after those of requests posted before it)."""
+        self.post(message)
         return self.receive(deadline)
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Queue a request; its reply comes, in order, from a later ``receive``."""
+        self._ahead.append(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._ahead and (not self._inflight or self._inflight_bytes + len(self._ahead[0]) <= WINDOW):
+            data = self._ahead.popleft()
+            try:
+                self._sock.sendall(data)
+            except OSError as e:
+                raise CandidateGone("the candidate process is gone", self.end_status()) from e
+            self._inflight.append(len(data))
+            self._inflight_bytes += len(data)
 
     def send_case(self, index: int, fds: tuple[int, int, int]) -> None:
         """Ask for case ``index`` on (stdin, stdout, stderr); its end comes later (``receive``)."""
+        data = b'{"case":%d}\n' % index
         try:
-            socket.send_fds(self._sock, [b'{"case":%d}\n' % index], list(fds))
+            socket.send_fds(self._sock, [data], list(fds))
         except OSError as e:
             raise CandidateGone("the candidate process is gone", self.end_status()) from e
+        self._inflight.append(len(data))
+        self._inflight_bytes += len(data)
 
     def receive(self, deadline: float) -> dict[str, Any]:
         while not self._reader.buffered():
@@ -120,6 +140,9 @@ class CandidateProcess:
             raise CandidateGone("the candidate process exited", self.end_status())
         if not isinstance(reply, dict):
             raise CandidateGone("the candidate process broke the protocol")
+        if self._inflight:
+            self._inflight_bytes -= self._inflight.popleft()
+            self._flush()
         return reply
 
     def end_status(self, wait_s: float = 0.2) -> str:

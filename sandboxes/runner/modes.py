@@ -56,15 +56,18 @@ def run_job(job: dict[str, Any], report: Reporter, candidate: CandidateProcess, 
     mode = job["mode"]
     ended = False
     try:
-        load = candidate.request(
+        candidate.post(
             {
                 "mode": mode,
                 "program": job["program"],
                 "timeout_s": job["timeout_s"],
                 "memory_mb": job["memory_mb"],
-            },
-            ctx.job_deadline,
+            }
         )
+        if mode == "call":  # every case at once: their replies are read one by one, each on its deadline
+            for message in _call_messages(job):
+                candidate.post(message)
+        load = candidate.receive(ctx.job_deadline)
         if not load.get("ready"):
             keys = ("phase", "error", "message", "traceback", "memory_limit")
             report.emit({k: load.get(k) for k in keys if k in load})
@@ -243,20 +246,28 @@ def _run_assert(ctx: Context) -> None:
 # ---------------------------------------------------------------- call style
 
 
+def _call_messages(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """One call per case; the bank's plain JSON arguments, tagged (a JSON object is a dict)."""
+    return [
+        {
+            "call": job["entry_point"],
+            "args": codec.encode(list(case.get("args", []))),
+            "kwargs": codec.encode(dict(case.get("kwargs", {}))),
+        }
+        for case in job["cases"]
+    ]
+
+
 def _run_call(ctx: Context) -> None:
+    """The calls were sent with the program; read each case's reply on its own deadline."""
     entry = ctx.job["entry_point"]
     if entry not in ctx.candidate.names:
         ctx.report.emit({"phase": "program", "error": "NameError", "message": f"{entry!r} is not defined"})
         return
-    for i, case in enumerate(ctx.job["cases"]):
+    for i, _case in enumerate(ctx.job["cases"]):
         started = time.monotonic()
-        message = {
-            "call": entry,
-            "args": list(case.get("args", [])),
-            "kwargs": {"dict": [[k, v] for k, v in dict(case.get("kwargs", {})).items()]},
-        }
         try:
-            reply = ctx.candidate.request(message, ctx.case_deadline())
+            reply = ctx.candidate.receive(ctx.case_deadline())
         except CaseTimeout:
             ctx.timed_out = True
             ctx.report.emit({"case": i, "timeout": True, "seconds": time.monotonic() - started})
