@@ -33,6 +33,8 @@ from verifier.math.numbers import NumberTooLarge, parse_number
         ("Final Answer: The smallest $k$ is not 12.", ("The smallest $k$ is not 12",), "final-answer"),
         ("Final Answer: x is 3, and y is 4.", ("x is 3, and y is 4",), "final-answer"),
         ("Final Answer: The plane is $x + y = 1$.", ("$x + y = 1$",), "final-answer"),
+        ("Final Answer: Therefore, the smallest $k$ is 12.", ("12",), "final-answer"),
+        ("Final Answer: The answer is $7$, which is prime.", ("$7$",), "final-answer"),
         ("Final Answer: The solutions are $3$ and $-1$.", ("$3$ and $-1$",), "final-answer"),
         ("Step 1: add\nA: 5\nAnswer : 6", ("5", "6"), "answer-is"),
         ("Note: A: is not it\n  A: 7", ("7",), "answer-is"),

@@ -56,26 +56,36 @@ def _verdict(ext: Extraction, decisions: list[Decision]) -> MathVerdict:
     )
 
 
-def _gold_values(gold: str) -> int:
-    """How many values a gold answer lists: a set or list of n items, 2 for ``a \\pm b``, else 1."""
+def _gold_values(gold: str) -> tuple[int, bool]:
+    """How many values a gold answer lists (a set or list of n items, 2 for ``a \\pm b``, a point
+    of n coordinates, else 1), and whether they are in order (a point)."""
     g = normalize(gold)
     if expand_pm(g) is not None:
-        return 2
+        return 2, False
     s = parse_structure(g)
-    return len(s.items) if s is not None and s.kind in {"set", "list"} else 1
+    if s is not None and s.kind in {"set", "list"}:
+        return len(s.items), False
+    if s is not None and s.kind == "tuple" and s.brackets == "()":
+        return len(s.items), True
+    return 1, False
 
 
 def _boxes_as_one(gold: str, ext: Extraction) -> str | None:
     """``The solutions are \\boxed{3} and \\boxed{-1}`` for gold ``3, -1``: one answer in several
-    boxes. Only when the gold lists exactly as many values as there are boxes, and each box holds one
-    value (a number, a point), not a list of its own; the joined answer must then match as a whole."""
-    if ext.anchor != "boxed" or len(ext.answers) < 2 or _gold_values(gold) != len(ext.answers):
+    boxes (for a point ``(3, -1)``, its coordinates boxed in order). Only when the gold lists exactly
+    as many values as there are boxes, and each box holds one value (a number, a point), not a list
+    of its own; the joined answer must then match as a whole."""
+    if ext.anchor != "boxed" or len(ext.answers) < 2:
+        return None
+    count, ordered = _gold_values(gold)
+    if count != len(ext.answers):
         return None
     for box in ext.answers:
         s = parse_structure(normalize(box))
-        if s is not None and s.kind not in {"tuple", "interval", "matrix"}:
+        if s is not None and (ordered or s.kind not in {"tuple", "interval", "matrix"}):
             return None
-    return ", ".join(ext.answers)
+    joined = ", ".join(ext.answers)
+    return f"({joined})" if ordered else joined
 
 
 def _check_output(

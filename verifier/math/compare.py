@@ -224,7 +224,7 @@ def exact_number(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
 
 def assignment(g: str, p: str, symbolic: Symbolic | None) -> Decision | None:
     """``x = 3`` vs ``3``: a lone variable on the left of one side only is dropped."""
-    ga, pa = strip_assignment(g), strip_assignment(p, sums=True)
+    ga, pa = strip_assignment(g), strip_assignment(p, prediction=True)
     if ga is not None and pa is not None:
         if compact(ga[0]) == compact(pa[0]):
             return _relabel(compare(ga[1], pa[1], symbolic), "equation")

@@ -49,6 +49,10 @@ _VERB = re.compile(r"\s(?:is|are|equals|was|would\s+be|will\s+be|becomes)\s+|\s=
 _SPAN = re.compile(r"\$\$.*?\$\$|(?<!\\)\$.*?(?<!\\)\$|\\\(.*?\\\)|\\\[.*?\\\]")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 _CLAUSE = re.compile(r"[,;]|\s(?:but|and|or|while|whereas)\s", re.IGNORECASE)
+_LEAD = re.compile(
+    r"^(?:so|thus|therefore|hence|finally|overall|in conclusion|in total)\b\s*,?\s*", re.IGNORECASE
+)
+_RELATIVE = re.compile(r",\s*(?:which|where|since|because)\b.*$", re.IGNORECASE)
 _PROSE_WORD = re.compile(r"[A-Za-z]{2,}")
 # Words that may follow a value without making it prose: list joiners and the units the normaliser
 # strips after a number ("the distance is 5 km").
@@ -154,6 +158,9 @@ def _value_of(sentence: str) -> str:
     (``12 is not the answer``, ``the answer is not 12``) is returned whole, and compares as wrong."""
     if not _is_prose(sentence):
         return sentence
+    # "Therefore, the smallest $k$ is 12, which is even": the lead word and the trailing relative
+    # clause are not part of the statement.
+    sentence = _RELATIVE.sub("", _LEAD.sub("", sentence, count=1), count=1).strip()
     # Verbs outside math spans only: the "=" of "$5x + 4 = 0$" is the answer's, not the sentence's.
     masked = _SPAN.sub(lambda m: "$" + "_" * (len(m.group(0)) - 2) + "$", sentence)
     verbs = list(_VERB.finditer(masked))

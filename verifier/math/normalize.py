@@ -12,7 +12,7 @@ from functools import lru_cache
 
 _WRAPPERS = re.compile(
     r"\\(?:boxed|fbox|displaystyle|mathrm|mathbf|mathit|mathsf|mathnormal|textbf|textit|textrm|textsf|"
-    r"texttt|textnormal|textup|mbox|hbox|text|operatorname)\s*\{"
+    r"texttt|textnormal|textup|emph|mbox|hbox|text|operatorname)\s*\{"
 )
 # Old-style font switches inside a group, as in "5 {\rm km}": the switch goes, the group stays.
 _FONT_SWITCH = re.compile(r"\{\s*\\(?:rm|it|bf|sf|tt|textstyle)\b\s*")

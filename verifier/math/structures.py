@@ -10,11 +10,12 @@ _OPEN = {"(": ")", "[": "]", "{": "}"}
 _MATRIX = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
 # What may stand on the left of ``=`` in an answer and be dropped: a name, not an expression. A name
 # is a letter (with a subscript) or a command (``\\alpha``); also a tuple of names ``(a, b)``, a
-# length or modulus of names ``|PQ|``, ``\\overline{AB}``, an angle ``\\angle ABC``, and a function
-# at a name or a number ``f(2)``, ``f^{-1}(3)``. A sum of names ``m+n = 17`` ("find m+n") only in a
-# prediction: a gold ``x + y = 5`` is the equation of a line, not the number 5. Anything with a digit
-# outside a subscript or an argument is an equation to solve (``2x = 10``, ``x-5 = 0``) and is never
-# dropped.
+# length or modulus of names ``|PQ|``, ``\\overline{AB}``, an angle ``\\angle ABC``, an area
+# ``[ABC]``, a segment ``AB``, and a function at a name or a number ``f(2)``, ``f^{-1}(3)``. A sum
+# of names ``m+n = 17`` ("find m+n") or a word ``\\text{Area} = 12``, ``xy = 6`` only in a
+# prediction: a gold ``x + y = 5`` or ``xy = 6`` is the equation of a curve, not the number.
+# Anything with a digit outside a subscript or an argument is an equation to solve (``2x = 10``,
+# ``x-5 = 0``) and is never dropped.
 _NAME = r"(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:\{[a-zA-Z]+\})?)"
 _ARGUMENT = r"(?:-?\d+(?:\.\d+)?|\\frac\{-?\d+\}\{\d+\}|-?\d+/\d+|" + _NAME + r")"
 _SIMPLE_LHS = re.compile(
@@ -24,11 +25,13 @@ _SIMPLE_LHS = re.compile(
             r"[a-zA-Z](?:\^\{?-1\}?)?\(\s*" + _ARGUMENT + r"(?:\s*,\s*" + _ARGUMENT + r")*\s*\)",
             r"\(\s*" + _NAME + r"(?:\s*,\s*" + _NAME + r")+\s*\)",
             r"\|\s*(?:" + _NAME + r"\s*)+\|",
-            r"\\overline\{[A-Z]+\}|(?:m\s*)?\\angle\s*[A-Z]{1,3}|[A-Z]{2}",
+            r"\\overline\{[A-Z]+\}|(?:m\s*)?\\angle\s*[A-Z]{1,3}|\[[A-Z]{3,4}\]",
+            r"[A-Z]{2}",
         )
     )
 )
-_SUM_LHS = re.compile(_NAME + r"(?:\s*[+]\s*" + _NAME + r")+")
+# Only in a prediction (a gold "xy = 6" or "x + y = 5" is a curve): sums of names and words.
+_PREDICTION_LHS = re.compile(_NAME + r"(?:\s*[+]\s*" + _NAME + r")+|[A-Za-z]{2,20}")
 
 
 @dataclass(frozen=True)
@@ -155,15 +158,15 @@ def expand_pm(text: str) -> tuple[str, str] | None:
     return f"{parts[0]}+{parts[1]}", f"{parts[0]}-{parts[1]}"
 
 
-def strip_assignment(text: str, *, sums: bool = False) -> tuple[str, str] | None:
+def strip_assignment(text: str, *, prediction: bool = False) -> tuple[str, str] | None:
     """``x = 3`` -> (``x``, ``3``), ``x \\in [2, 5)`` -> (``x``, ``[2, 5)``) when the left side is a name
-    (``_SIMPLE_LHS``; with ``sums``, also a sum of names); None otherwise."""
+    (``_SIMPLE_LHS``; in a ``prediction``, also a sum of names or a word); None otherwise."""
     parts = split_top_level(text, "=")
     if len(parts) == 1:
         parts = split_top_level(text, "\\in ")
     if len(parts) != 2 or not parts[1]:
         return None
     lhs = parts[0].replace(" ", "")
-    if not (_SIMPLE_LHS.fullmatch(lhs) or (sums and _SUM_LHS.fullmatch(lhs))):
+    if not (_SIMPLE_LHS.fullmatch(lhs) or (prediction and _PREDICTION_LHS.fullmatch(lhs))):
         return None
     return parts[0], parts[1]
