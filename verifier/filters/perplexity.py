@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from verifier.filters.base import Group, Scope, StageOutcome, drop, flatten, keep, regroup
 from verifier.generation.prompts import build_messages
@@ -32,6 +31,7 @@ class PerplexityScorer:
     """A local causal LM that scores (prompt, continuation) pairs; loads like the transformers backend."""
 
     def __init__(self, model: str | None, *, batch_rows: int = 8):
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from verifier.generation.transformers_backend import resolve_model
@@ -50,9 +50,14 @@ class PerplexityScorer:
         tail = self.tokenizer(text, add_special_tokens=False)["input_ids"][:MAX_CHAIN_TOKENS]
         return head + tail, len(head)
 
-    @torch.inference_mode()
     def perplexities(self, pairs: Sequence[tuple[Messages, str]]) -> list[float]:
         """exp(mean NLL) of each continuation's tokens; nan for an empty continuation."""
+        import torch  # here, not at import: the CLI lists stages without loading torch
+
+        with torch.inference_mode():
+            return self._perplexities(pairs, torch)
+
+    def _perplexities(self, pairs: Sequence[tuple[Messages, str]], torch: Any) -> list[float]:
         encoded = [self._ids(m, t) for m, t in pairs]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         out = [math.nan] * len(encoded)

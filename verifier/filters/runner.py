@@ -62,24 +62,32 @@ def _group_digest(index: ChainIndex, problem_id: str) -> str:
 
 def _pending(
     stage: Stage, key: str, index: ChainIndex, done: dict[tuple[str, int, str, str], FilterRecord]
-) -> list[str]:
-    out = []
+) -> dict[str, set[int]]:
+    """Problem id -> the samples to judge: those with no record under this key; for a per-problem
+    stage, every sample of a problem where any is missing or the problem's set of chains changed."""
+    out: dict[str, set[int]] = {}
     for pid, rows in index.offsets.items():
-        records = [done.get((pid, i, stage.name, key)) for i, _ in rows]
-        if any(r is None for r in records):
-            out.append(pid)
-        elif stage.scope is Scope.PROBLEM:
+        samples = [i for i, _ in rows]
+        missing = {i for i in samples if (pid, i, stage.name, key) not in done}
+        if stage.scope is Scope.PROBLEM:
             digest = _group_digest(index, pid)
-            if any(r is not None and r.details.get("group_digest") != digest for r in records):
-                out.append(pid)
+            stale = any(
+                done[(pid, i, stage.name, key)].details.get("group_digest") != digest
+                for i in samples
+                if i not in missing
+            )
+            if missing or stale:
+                out[pid] = set(samples)
+        elif missing:
+            out[pid] = missing
     return out
 
 
-def _batches(problem_ids: list[str], index: ChainIndex, batch_chains: int) -> Iterator[list[str]]:
+def _batches(pending: dict[str, set[int]], batch_chains: int) -> Iterator[list[str]]:
     batch: list[str] = []
     size = 0
-    for pid in problem_ids:
-        n = len(index.offsets[pid])
+    for pid, samples in pending.items():
+        n = len(samples)
         if batch and size + n > batch_chains:
             yield batch
             batch, size = [], 0
@@ -102,11 +110,14 @@ def _run_stage(
     key = settings_key(stage)
     problems = bank.by_id() if bank is not None else {}
     pending = _pending(stage, key, index, done)
-    total = sum(len(index.offsets[p]) for p in pending)
+    total = sum(len(samples) for samples in pending.values())
     judged = 0
     on_progress(stage.name, 0, total)
-    for batch in _batches(pending, index, batch_chains):
-        groups = [Group(pid, problems.get(pid), chains) for pid, chains in read_groups(index, batch)]
+    for batch in _batches(pending, batch_chains):
+        groups = [
+            Group(pid, problems.get(pid), tuple(c for c in chains if c.sample_index in pending[pid]))
+            for pid, chains in read_groups(index, batch)
+        ]
         outcomes = stage.judge(groups)
         records = []
         for group, group_outcomes in zip(groups, outcomes, strict=True):
