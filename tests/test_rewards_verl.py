@@ -43,6 +43,15 @@ def _call_with_kwargs(raw_fn, extra_kwargs, *args, **kwargs):
     return raw_fn(*args, **kwargs, **extra_kwargs)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _stop_the_shared_math_server():
+    """compute_score starts the per-user math server; it must not outlive these tests."""
+    from verifier.math.shared import SharedMathPool
+
+    yield
+    SharedMathPool().stop_server()
+
+
 def test_naive_manager_keyword_calls():
     fn = partial(_call_with_kwargs, load_like_verl(VERL_FILE, "compute_score"), {})
     rows = [

@@ -15,6 +15,7 @@ verl itself (Ray, vLLM) is too heavy to install here; the harness below makes th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -58,10 +59,8 @@ async def _score_batch_like_prime(
             return await asyncio.gather(*calls, return_exceptions=True)
         finally:
             for pid in list(executor._processes):  # prime terminates them: no atexit handlers run
-                try:
+                with contextlib.suppress(ProcessLookupError):  # already gone
                     os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass  # already gone
 
 
 def prime_scores(fn: Any, rows: list[tuple[str, str, float]], processes: int) -> list[float]:
@@ -83,6 +82,15 @@ def prime_scores(fn: Any, rows: list[tuple[str, str, float]], processes: int) ->
         else:
             scores.append(float(result[0]))
     return scores
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_shared_math_server():
+    """compute_score starts the per-user math server; it must not outlive the test."""
+    from verifier.math.shared import SharedMathPool
+
+    yield
+    SharedMathPool().stop_server()
 
 
 @pytest.mark.slow

@@ -344,16 +344,18 @@ class MathPool:
         """Run the full comparison of (gold, pred) in a worker, within ``timeout_s`` of work."""
         return self.run({"op": "compare", "gold": gold, "pred": pred}, timeout_s=timeout_s)
 
-    def run(self, task: dict[str, str], *, timeout_s: float) -> Decision:
+    def run(self, task: dict[str, str], *, timeout_s: float, wait_s: float | None = None) -> Decision:
         """Send one task (``compare``; ``spin`` and ``sleep`` for tests of the deadline) to a worker.
 
-        ``timeout_s`` covers the wait for a free worker and the work (its CPU time), not the wait for a worker to
-        start (bounded by ``start_timeout_s``): the call returns TIMEOUT (rule ``deadline``) when it
-        runs out. A worker that cannot be started, or is not ready in time, gives ERROR (rule
-        ``worker-start``); one that dies gives ERROR (rule ``worker``). Never raises once the pool
-        is open.
+        ``timeout_s`` covers the wait for a free worker and the work (its worker's CPU time), not
+        the wait for a worker to start (bounded by ``start_timeout_s``): the call returns TIMEOUT
+        (rule ``deadline``) when it runs out. With ``wait_s``, the wait for a free worker has a
+        budget of its own and the work gets all of ``timeout_s`` (a shared pool serving many
+        processes: waiting for a turn is not the answer's doing). A worker that cannot be started,
+        or is not ready in time, gives ERROR (rule ``worker-start``); one that dies gives ERROR
+        (rule ``worker``). Never raises once the pool is open.
         """
-        budget = self.budget(timeout_s)
+        budget = self.budget(timeout_s if wait_s is None else wait_s)
         self._ensure_open()
         got = self._borrow(budget)
         if got is None:
@@ -376,7 +378,7 @@ class MathPool:
                                 MathStatus.ERROR, "worker-start", f"cannot start a worker process ({cause})"
                             )
                     self._await_ready(borrowed)
-            remaining = budget.remaining()
+            remaining = budget.remaining() if wait_s is None else timeout_s
             if remaining <= 0:  # got one only at the deadline: leave it alive for others
                 return _no_free_worker(timeout_s)
             stage = "worker"

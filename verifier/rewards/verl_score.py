@@ -15,7 +15,10 @@ Each result is a dict with ``score``, ``acc`` and ``pred`` (verl's maj@N votes o
 the checker could not decide (sandbox down, deadline) scores 0.0 with ``missing: True``, is logged
 and counted (``verifier.rewards.STATS``), and verl logs the ``missing`` column's mean as a metric.
 Pass ``reward_kwargs.on_missing=raise`` to stop training instead. Other ``reward_kwargs``:
-``partial_credit`` (code: fraction of tests passed) and ``deadline_s`` (per call or batch).
+``partial_credit`` (code: fraction of tests passed), ``deadline_s`` (per call or batch) and
+``shared_math`` (default true: symbolic comparisons go to the per-user math server of
+``verifier.math.shared``, so the prime manager's fresh processes of every batch do not each start
+math workers of their own; false: a pool in this process).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from verifier.math.shared import shared_pool
 from verifier.rewards.core import DEFAULT_DEADLINE_S, RewardOptions, score_batch
 from verifier.rewards.result import RewardResult
 
@@ -71,12 +75,15 @@ def compute_score(
     partial_credit: bool = False,
     deadline_s: float = DEFAULT_DEADLINE_S,
     on_missing: str = "zero",
+    shared_math: bool = True,
     **_ignored: Any,  # verl passes more keyword arguments in some versions (e.g. tokenizer handles)
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """One reward dict, or a list of them for the batch form (``solution_strs=``)."""
     if on_missing not in ("zero", "raise"):
         raise ValueError(f"on_missing must be 'zero' or 'raise', not {on_missing!r}")
-    options = RewardOptions(deadline_s=deadline_s, partial_credit=partial_credit)
+    options = RewardOptions(
+        deadline_s=deadline_s, partial_credit=partial_credit, math_pool=shared_pool() if shared_math else None
+    )
     if solution_strs is not None:
         if ground_truths is None or len(ground_truths) != len(solution_strs):
             raise ValueError("the batch form needs ground_truths, one per solution_strs")
