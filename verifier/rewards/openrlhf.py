@@ -1,11 +1,14 @@
-"""OpenRLHF adapter, file form: ``--remote_rm_url /path/to/verifier/rewards/openrlhf.py``.
+"""OpenRLHF adapter, file form: ``--reward.remote_url /path/to/verifier/rewards/openrlhf.py``.
 
-OpenRLHF imports the file and calls ``reward_func(queries, prompts, labels, **kw)`` where each query
-is the prompt followed by the response, and each label the reference (``--label_key``): a gold
-answer or a whole problem as JSON. It returns ``{"rewards", "scores", "extra_logs"}`` as tensors.
-OpenRLHF cannot take a missing reward: an undecided one is 0.0 in ``rewards``, flagged 1.0 in the
-per-sample ``extra_logs["missing"]`` (logged and counted); pass ``on_missing="raise"`` to stop instead.
-The server form (``verify serve``) answers the same contract over HTTP.
+(OpenRLHF 0.10.2 renamed its flags: before, ``--remote_rm_url`` and ``--label_key``.) OpenRLHF
+imports the file and calls ``reward_func(queries, prompts, labels, **kw)`` in a thread, one sample
+at a time, where each query is the prompt followed by the response (decoded with special tokens
+kept: the end tokens are stripped by the checker) and each label the reference
+(``--data.label_key``): a gold answer or a whole problem as JSON. It returns ``{"rewards",
+"scores", "extra_logs"}`` as tensors. OpenRLHF cannot take a missing reward: an undecided one is
+0.0 in ``rewards``, flagged 1.0 in the per-sample ``extra_logs["missing"]`` (logged and counted).
+``on_missing="raise"`` raises instead; OpenRLHF catches that, leaves the sample's reward None, and
+the run then fails on it. The server form (``verify serve``) answers the same contract over HTTP.
 """
 
 from __future__ import annotations
