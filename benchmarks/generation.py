@@ -123,7 +123,7 @@ def _direct(gen: OpenAIGenerator, requests: list[GenerationRequest], concurrency
     bodies = [
         gen._payload(prompts[c.request], requests[c.request], c)
         for i, r in enumerate(requests)
-        for c in gen._plan(i, r.seeds)
+        for c in gen._plan(i, r)
     ]
     url = f"{gen.settings.base_url}/chat/completions"
     with httpx.Client(timeout=600.0, limits=httpx.Limits(max_connections=concurrency)) as client:

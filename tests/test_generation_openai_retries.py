@@ -199,3 +199,17 @@ def test_bad_settings_are_input_errors(kw: dict, message: str) -> None:
 def test_unknown_backend_is_an_input_error() -> None:
     with pytest.raises(InputError, match="--backend: must be one of transformers, vllm, openai"):
         make_generator(BackendSettings(backend="sglang"))
+
+
+def test_greedy_asks_once_for_all_seeds(scripted) -> None:
+    """Greedy decoding ignores the seed (and vLLM refuses n > 1 with it): one call, copied per seed."""
+    from verifier.generation.sampling import Sampling
+
+    server = scripted([])
+    gen = _gen(server.url)
+    greedy = Sampling(max_new_tokens=4, temperature=0.0)
+    [out] = gen.generate([GenerationRequest(MESSAGES, (3, 4, 5), sampling=greedy)])
+    assert [c.text for c in out] == ["30", "30", "30"]
+    [(_, body)] = server.calls
+    assert "n" not in body
+    gen.close()

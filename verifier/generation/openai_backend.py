@@ -189,7 +189,7 @@ class OpenAIGenerator:
         after its retries (an infrastructure failure: the caller keeps what it already has)."""
         prompts = [self._prompt(r.messages) for r in requests]
         got: list[dict[int, Completion]] = [{} for _ in requests]
-        calls = [c for i, r in enumerate(requests) for c in self._plan(i, r.seeds)]
+        calls = [c for i, r in enumerate(requests) for c in self._plan(i, r)]
         while calls:
             futures = [
                 (c, self._pool.submit(self._call, prompts[c.request], requests[c.request], c)) for c in calls
@@ -203,10 +203,18 @@ class OpenAIGenerator:
                 if missing:
                     self._note_no_n(len(completions), len(call.seeds))
                     calls.extend(_Call(call.request, (s,)) for s in missing)
-        return [[got[i][s] for s in r.seeds] for i, r in enumerate(requests)]
+        return [
+            [got[i][s] if s in got[i] else got[i][r.seeds[0]] for s in r.seeds]
+            for i, r in enumerate(requests)
+        ]
 
-    def _plan(self, index: int, seeds: tuple[int, ...]) -> list[_Call]:
-        unique = tuple(dict.fromkeys(seeds))  # a seed asked twice is one sample
+    def _plan(self, index: int, req: GenerationRequest) -> list[_Call]:
+        if not req.seeds:
+            return []
+        if (req.sampling or self.sampling).greedy:
+            # Greedy decoding ignores the seed: one call serves every seed (vLLM refuses n > 1 here).
+            return [_Call(index, req.seeds[:1])]
+        unique = tuple(dict.fromkeys(req.seeds))  # a seed asked twice is one sample
         if len(unique) > 1 and self._honours_n is not False:
             return [_Call(index, unique)]
         return [_Call(index, (s,)) for s in unique]
