@@ -90,3 +90,66 @@ def test_kill_minus_nine_then_resume_gives_one_record_per_unit(
     assert len(keys) == 8 and set(keys.values()) == {1}
     assert after[: len(before)] == before  # finished work was kept as it was
     assert json.loads((out / "summary.json").read_text())["samples"] == 8
+
+
+def test_until_verified_samples_in_rounds_then_resumes_with_nothing_new(
+    tmp_path: Path, embedded_model_path: Path
+) -> None:
+    """--until-verified 1 --max-samples 4 --samples 2: each problem gets one round of 2 when one of
+    them verifies, else a second round; a rerun regenerates nothing."""
+    out = tmp_path / "run"
+    args = ("--bank", BANK, "--limit", "3", "--samples", "2", "--until-verified", "1", "--max-samples", "4")
+    args += ("--max-new-tokens", "64", "--dtype", "float32", "--out", str(out))
+    result = run_verify(*args)
+    assert result.returncode == 0, result.stderr
+    chains = read_jsonl(out / "chains.jsonl")
+    by_problem: dict[str, list[dict]] = {}
+    for c in sorted(chains, key=lambda c: (c["problem_id"], c["sample_index"])):
+        by_problem.setdefault(c["problem_id"], []).append(c)
+    assert len(by_problem) == 3
+    for rows in by_problem.values():
+        indices = [c["sample_index"] for c in rows]
+        first_round_verified = any(c["verdict"]["correct"] for c in rows[:2])
+        assert indices == ([0, 1] if first_round_verified else [0, 1, 2, 3])
+        assert all(c["finish_reason"] in {"stop", "length"} for c in rows)
+    run = json.loads((out / "run.json").read_text())
+    assert run["until_verified"] == 1 and run["max_samples"] == 4
+    again = run_verify(*args)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(chains)} resumed, 0 new" in again.stdout
+    assert read_jsonl(out / "chains.jsonl") == chains
+
+
+def test_ctrl_c_keeps_finished_work_and_prints_no_traceback(
+    tmp_path: Path, embedded_model_path: Path
+) -> None:
+    out = tmp_path / "run"
+    chains_path = out / "chains.jsonl"
+    args = ("--bank", BANK, "--limit", "4", "--samples", "2", "--max-new-tokens", "40", "--batch-rows", "2")
+    proc = subprocess.Popen(
+        verify_cmd(*args, "--out", str(out)),
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if chains_path.exists() and chains_path.read_text().count("\n") >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "rerun the same command to resume" in stderr
+    before = read_jsonl(chains_path)
+    assert 2 <= len(before) < 8
+    result = run_verify(*args, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"{len(before)} resumed, {8 - len(before)} new" in result.stdout

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from verifier.cli.bank import bank_app
-from verifier.cli.console import EXIT_FAILED, EXIT_INPUT, err_console, fail_input
+from verifier.cli.console import EXIT_FAILED, EXIT_INPUT, err_console, exit_now, fail_input
+from verifier.cli.filter import filter_command
 from verifier.cli.report import report
 from verifier.cli.sandbox import sandbox_app
 from verifier.cli.serve import serve
@@ -27,6 +28,7 @@ app.add_typer(bank_app, name="bank")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
 app.command("report")(report)
+app.command("filter")(filter_command)
 
 
 @app.callback()
@@ -166,7 +168,11 @@ def main_command(
         raise typer.Exit(EXIT_FAILED) from None
     except KeyboardInterrupt:
         err_console.print(f"interrupted: {RESUME_HINT}")
-        raise typer.Exit(130) from None
+        exit_now(130)
+    except (OSError, RuntimeError) as e:  # e.g. a full disk under chains.jsonl, an engine that died
+        err_console.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False)
+        err_console.print(RESUME_HINT)
+        exit_now(EXIT_FAILED)
     code = after_run(result, baseline=old, max_drop=max_drop, junit=junit, pairs=pairs, suite=bank.stem)
     if code:
         raise typer.Exit(code)
