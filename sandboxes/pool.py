@@ -282,7 +282,11 @@ class SandboxPool:
                 answer = worker.request(payload, timeout=timeout_s + HOST_SLACK_S, max_bytes=limit)
             except AnswerTimeout:
                 self.stats["no_answer"] += 1
-                return JobResult(outcome="timeout", error="the fork server did not answer; container killed")
+                return JobResult(
+                    outcome="timeout",
+                    wall_s=timeout_s + HOST_SLACK_S,  # what the host waited, not a made-up 0.0 s
+                    error="the fork server did not answer; container killed",
+                )
             except ContainerDied as e:
                 if e.oom_killed:  # the candidate took the whole container down: a verdict, not retried
                     return JobResult(outcome="oom_killed", error=str(e))
