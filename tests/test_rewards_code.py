@@ -75,3 +75,18 @@ def test_unreachable_engine_gives_missing_rewards(docker_client):
     results = score_batch([(CALL, RIGHT), ("8", "#### 8")], options=RewardOptions(sandbox=pool, deadline_s=5))
     assert results[0].score is None and results[0].missing in (Missing.INFRA, Missing.DEADLINE)
     assert results[1].score == 1.0
+
+
+@pytest.mark.parametrize(
+    "end", ["<|im_end|>", "</s>", "<|eot_id|>", "<|endoftext|><|endoftext|>", "<end_of_turn>"]
+)
+def test_an_end_token_after_the_program_does_not_zero_it(sandbox_pool, end):
+    """A bare program (no fence) followed by the chat template's end token was a syntax error."""
+    bare = "def double(x):\n    return x * 2\n"
+    results = score_batch(
+        [(CALL, bare + end), (CALL, RIGHT + end)], options=RewardOptions(sandbox=sandbox_pool)
+    )
+    assert [(r.score, r.status) for r in results] == [(1.0, "pass"), (1.0, "pass")]
+    from verifier.code import check_code  # the checker's own entry strips them too (CLI, pipeline)
+
+    assert check_code(problem=CALL, completion=bare + end, sandbox=sandbox_pool).correct
