@@ -184,7 +184,7 @@ def build_report(run_dir: Path, options: Options, embed: Embed | None) -> Report
         raise InputError([f"{options.out}:0: --out: cannot create: {e.strerror or e}"]) from None
     o = outcomes(run)
     if embed is not None:
-        embed = _cached(embed, cache_root() / "embeddings")
+        embed = _cached(embed, cache_root().parent / "embeddings")  # beside models/
     cov = coverage(run, embed if options.clusters != 0 else None, options.clusters or None)
     d = drift(run, baseline)
     rows = cost(run, options.prices)

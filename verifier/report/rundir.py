@@ -77,9 +77,10 @@ def _read_lines(path: Path, adapter: TypeAdapter[Any], notes: list[str]) -> list
         raise InputError([f"{path}:0: <file>: cannot read: {e.strerror or e}"]) from None
     if data and not data.endswith(b"\n"):
         notes.append(f"{path.name}: the last line is cut short (the run was killed mid-write); skipped")
+    torn = data.count(b"\n") + 1 if data and not data.endswith(b"\n") else None  # its line number
     records, errors = [], []
     for lineno, record, errs in read_jsonl(path, adapter):
-        if lineno == data.count(b"\n") + 1 and not data.endswith(b"\n"):
+        if lineno == torn:
             break
         errors.extend(errs)
         if record is not None:
