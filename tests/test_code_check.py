@@ -224,8 +224,21 @@ def assert_problem(test_code: str, entry: str, setup: str = "") -> dict:
             "class P:\n    def __init__(self, v):\n        self.value = v\n    def __len__(self):\n        return self.value\n"
             "    def __str__(self):\n        return f'P{self.value}'\ndef make(v):\n    return P(v)\n",
         ),
+        (  # MBPP: the tests use a module only the solution imported (one shared namespace there)
+            "def check(candidate):\n    assert math.isclose(candidate(2), 12.566370614359172)\n",
+            "circle_area",
+            "import math\ndef circle_area(r):\n    return math.pi * r * r\n",
+        ),
     ],
-    ids=["counter", "defaultdict", "fraction_decimal", "type_argument", "solution_class", "solution_object"],
+    ids=[
+        "counter",
+        "defaultdict",
+        "fraction_decimal",
+        "type_argument",
+        "solution_class",
+        "solution_object",
+        "solution_import",
+    ],
 )
 def test_values_cross_as_in_plain_python(sandbox_pool, test_code: str, entry: str, solution: str) -> None:
     verdict = check_code(

@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 import traceback
+import types
 from typing import Any
 
 from . import codec, procstate
@@ -243,7 +244,14 @@ class _Server:
             self.send({"phase": "program", **describe(e), "traceback": tail_traceback()})
             return False
         names = sorted(k for k in self._namespace if not k.startswith("__"))
-        self.send({"ready": True, "names": names[:10000]})
+        # Modules the program imported (tests may use them, as in one shared namespace): by name,
+        # so the tests import their own copy instead of calling into this process.
+        modules = {
+            k: v.__name__
+            for k, v in self._namespace.items()
+            if k in names and isinstance(v, types.ModuleType)
+        }
+        self.send({"ready": True, "names": names[:10000], "modules": dict(list(modules.items())[:1000])})
         return True
 
     # ---- calls (assert and call styles)

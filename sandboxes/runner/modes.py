@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import os
 import sys
 import time
@@ -42,6 +43,7 @@ class Context:
         case = job.get("case_timeout_s")
         self.case_timeout = float(case) if case else None
         self.timed_out = False
+        self.modules: dict[str, str] = {}  # name -> module the candidate's program bound it to
 
     def case_deadline(self) -> float:
         if self.case_timeout is None:
@@ -74,6 +76,8 @@ def run_job(job: dict[str, Any], report: Reporter, candidate: CandidateProcess, 
             ended = True
         else:
             candidate.names = {str(n) for n in load.get("names", [])}
+            modules = load.get("modules")
+            ctx.modules = {str(k): str(v) for k, v in modules.items()} if isinstance(modules, dict) else {}
     except CandidateGone as e:
         report.emit({"phase": "program", "error": "ProcessExited", "message": str(e)})
         ended = True
@@ -198,6 +202,17 @@ def _reference(value: Any) -> dict[str, Any]:
     raise codec.Unencodable(f"a {type(value).__name__} cannot be passed to the candidate")
 
 
+def _own_copy(module: str | None) -> Any:
+    """Our own import of a standard module the candidate's program imported (``math`` in
+    ``math.isclose(...)``); None for anything else (it stays a name in the candidate's process)."""
+    if not module or module.split(".")[0] not in sys.stdlib_module_names or module.startswith("_"):
+        return None
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
 def _names_used(*sources: str) -> set[str]:
     used: set[str] = set()
     for source in sources:
@@ -225,7 +240,8 @@ def _run_assert(ctx: Context) -> None:
     # The entry point, and names the tests use that only the solution defines (its classes).
     wanted = _names_used(job["test_code"]) & ctx.candidate.names
     for name in wanted - set(namespace) - set(vars(builtins)):
-        namespace[name] = CandidateName(ctx, name)
+        module = _own_copy(ctx.modules.get(name))
+        namespace[name] = module if module is not None else CandidateName(ctx, name)
     proxy = CandidateName(ctx, entry)
     namespace[entry] = proxy
     try:
