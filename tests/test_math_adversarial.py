@@ -73,6 +73,7 @@ CASES = [
     ("3", r"\boxed{x = 4}", False),
     ("y = 2x + 3", r"\boxed{2x - y + 3 = 0}", True),
     ("y = 2x + 3", r"\boxed{y = 3x + 2}", False),
+    ("y = 2x + 3", r"\boxed{2(x+1)+1}", True),  # an assignment whose value needs SymPy
     (r"x \geq 2", r"\boxed{2 \leq x}", True),
     (r"x \geq 2", r"\boxed{x > 2}", False),
     ("x > 2", r"\boxed{2x > 4}", True),

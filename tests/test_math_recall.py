@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifier.math import MathPool, check_math
+from verifier.math import MathPool, MathStatus, check_math
 
 # (class, gold, model output, expected correct?)
 CASES = [
@@ -40,6 +40,12 @@ CASES = [
     ("boxes", "(1, 2), (3, 4)", r"The points are $\boxed{(1, 2)}$ and $\boxed{(3, 4)}$.", True),
     ("boxes", r"1 \pm \sqrt{2}", r"$x = \boxed{1+\sqrt{2}}$ or $x = \boxed{1-\sqrt{2}}$", True),
     ("boxes", "(3, -1)", r"$a = \boxed{3}$ and $b = \boxed{-1}$", True),
+    (
+        "boxes",
+        r"y_{1}=-2 x^{2}+4 x+3, y_{2}=3 x^{2}+12 x+10",
+        r"\( y_1 = \boxed{-2(x - 1)^2 + 5} \) and \( y_2 = \boxed{3(x + 2)^2 - 2} \)",
+        True,
+    ),
     ("boxes", "(3, -1)", r"$b = \boxed{-1}$ and $a = \boxed{3}$", False),
     ("boxes", "3, -1", r"The solutions are $\boxed{3}$ and $\boxed{1}$.", False),
     ("boxes", "3, -1", r"The solutions are $\boxed{3}$, $\boxed{-1}$ and $\boxed{2}$.", False),
@@ -70,6 +76,7 @@ CASES = [
     ("chain", "[-3, 4)", r"\boxed{4 > x \geq -3}", True),
     ("chain", r"\left(\frac{1}{2}, \pi\right]", r"\boxed{\frac{1}{2} < t \leq \pi}", True),
     ("chain", "1 < x < 2", r"\boxed{x \in (1, 2)}", True),
+    ("chain", "0 < f(x) < 1", r"\boxed{(0, 1)}", True),
     ("chain", "[-3,4]", r"\boxed{-3 < x \le 4}", False),
     ("chain", "(1,2)", r"\boxed{1 \le x < 2}", False),
     ("chain", "(1,2)", r"\boxed{1<x<3}", False),
@@ -173,3 +180,10 @@ def test_numeric_equality_is_decided_without_simplify() -> None:
     p = parse_latex(r"\sqrt{17+2\sqrt{6}+2\sqrt{10}+2\sqrt{14}+2\sqrt{15}+2\sqrt{21}+2\sqrt{35}}")
     assert _numerically_equal(g, p)
     assert not _numerically_equal(g, p + parse_latex(r"10^{-300}"))
+
+
+def test_a_word_after_a_number_is_the_answers_fault(pool: MathPool) -> None:
+    """``28 percentage`` is not a unit: a wrong answer, never a worker error (SymPy leaves an
+    unevaluated ``Abs`` that the numeric check must not compare)."""
+    verdict = check_math(gold=r"28\%", pred=r"\boxed{28 percentage}", pool=pool)
+    assert verdict.status is MathStatus.WRONG, verdict

@@ -240,7 +240,11 @@ def equation_vs_value(g: str, p: str, symbolic: Symbolic | None) -> Decision | N
     """An equation that is not an assignment (``5x - 7y + 11z + 4 = 0``, ``2x = 10``) against a
     single value in plain algebra: never equal (a value is not a relation)."""
     g_eq, p_eq = len(split_top_level(g, "=")) > 1, len(split_top_level(p, "=")) > 1
-    if g_eq != p_eq and _plain_algebra(p if g_eq else g):
+    if g_eq == p_eq:
+        return None
+    if strip_assignment(g) is not None if g_eq else strip_assignment(p, prediction=True) is not None:
+        return None  # "y_1 = ..." is an assignment whose value needs the symbolic stage, not an equation
+    if _plain_algebra(p if g_eq else g):
         return _no("equation", f"{p!r} and {g!r}: an equation and a value are never equal")
     return None
 

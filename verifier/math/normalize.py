@@ -16,7 +16,9 @@ _WRAPPERS = re.compile(
 )
 # Old-style font switches inside a group, as in "5 {\rm km}": the switch goes, the group stays.
 _FONT_SWITCH = re.compile(r"\{\s*\\(?:rm|it|bf|sf|tt|textstyle)\b\s*")
-_DROP = re.compile(r"\\left(?=[^a-zA-Z])|\\right(?=[^a-zA-Z])|(?<!\\)\\[;:> ]|\\q?quad\b|\\displaystyle\b|~")
+_DROP = re.compile(
+    r"\\left(?=[^a-zA-Z])|\\right(?=[^a-zA-Z])|(?<!\\)\\[;:> ]|\\q?quad(?:\b|(?=[a-z]))|\\displaystyle\b|~"
+)
 _THIN = re.compile(r"(?<!\\)\\[!,]")  # thin spaces, as in 1\,000 and 32,\!348: removed outright
 # "12,\! 345": a thousands comma with a negative thin space, then a space the writer added. Only
 # before exactly three digits, so "12,\! 34" stays a list.

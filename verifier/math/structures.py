@@ -121,7 +121,7 @@ def _items(text: str) -> list[str]:
 
 _LESS = r"(?:<|\\lt\b|\\leq?(?:slant)?\b|≤)"
 _GREATER = r"(?:>|\\gt\b|\\geq?(?:slant)?\b|≥)"
-_VARIABLE = r"[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+"
+_VARIABLE = r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?|\\[a-zA-Z]+"  # x, a_1, f(x), \theta
 _CHAIN = {
     op: re.compile(
         rf"(?P<low>[^<>=]+?)\s*(?P<op1>{op})\s*(?:{_VARIABLE})\s*(?P<op2>{op})\s*(?P<high>[^<>=]+)"

@@ -162,12 +162,24 @@ def _numerically_equal(g: Any, p: Any) -> bool:
         b = p.evalf(digits, strict=True)
     except (sympy.core.evalf.PrecisionExhausted, ValueError, TypeError, ArithmeticError):
         return False  # cannot evaluate to that precision: simplify decides
-    if not (a.is_number and b.is_number) or a.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+    parts = [_float_parts(a), _float_parts(b)]
+    if parts[0] is None or parts[1] is None:
+        return False  # not evaluated to plain floats (an unevaluated Abs, an infinity): simplify decides
+    (ar, ai), (br, bi) = parts[0], parts[1]
+    scale = max(abs(ar) + abs(ai), abs(br) + abs(bi))
+    if not scale > 0:
         return False
-    scale = max(abs(a), abs(b))
-    if not scale.is_positive:
-        return False
-    return bool(abs(a - b) <= scale * sympy.Float(10) ** (-(digits - 10)))
+    return bool(abs(ar - br) + abs(ai - bi) <= scale * sympy.Float(10, digits) ** (-(digits - 10)))
+
+
+def _float_parts(value: Any) -> tuple[Any, Any] | None:
+    """(real, imaginary) of an evaluated constant as SymPy numbers, or None if it is anything else."""
+    if not isinstance(value, sympy.Expr) or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        return None
+    real, imag = value.as_real_imag()
+    if not (real.is_Number and imag.is_Number):
+        return None
+    return real, imag
 
 
 def _number(text: str) -> Number | None:
