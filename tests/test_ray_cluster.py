@@ -126,3 +126,19 @@ def test_ray_run_equals_local_run_transformers(tmp_path: Path, ray_head: str, em
 def test_ray_run_equals_local_run_vllm(tmp_path: Path, ray_head: str, embedded_model_path) -> None:
     require(VLLM_PYTHON.exists(), "vLLM is not installed: bash scripts/vllm_env.sh")
     _same_run_twice(tmp_path, ray_head, "--backend", "vllm")
+
+
+@pytest.mark.parametrize("kind", ["math", "code"])
+def test_a_lost_checking_actor_gives_an_undecided_record(kind: str) -> None:
+    """Retried on resume and never scored as wrong, by the one verdict core."""
+    from verifier.banks.loader import load_bank
+    from verifier.distributed.ray_cluster import undecided_record
+    from verifier.pipeline.units import Produced, Unit
+
+    bank = "gsm-style.jsonl" if kind == "math" else "code-style.jsonl"
+    problem = load_bank(REPO / "problem_banks" / bank).problems[0]
+    item = Produced(Unit(problem, 3, 11), "m", [{"role": "user", "content": "q"}], "#### 1", 4, 0.5)
+    record = undecided_record(item, "ray checking actor: died")
+    assert record.infrastructure_failure
+    assert not record.verdict.correct
+    assert (record.problem_id, record.sample_index, record.seed) == (problem.id, 3, 11)

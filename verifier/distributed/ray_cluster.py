@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.errors import InputError
-from verifier.generation.base import Capabilities, Completion, GenerationRequest
+from verifier.generation.base import Capabilities, Completion, GenerationError, GenerationRequest
 from verifier.generation.registry import BackendSettings
 from verifier.pipeline.units import Produced
 from verifier.resources import ResourceSettings
-from verifier.schema import ChainRecord
+from verifier.schema import ChainRecord, VerdictRecord
 
 LOOPBACK = ("127.", "localhost", "[::1]")
 log = logging.getLogger(__name__)
@@ -138,7 +138,10 @@ class RayGenerator:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         count = settings.generation_actors or max(1, gpus)
         per_actor_gpus = backend.tensor_parallel_size if gpus else 0
-        actor = ray.remote(num_gpus=per_actor_gpus, num_cpus=0 if gpus else 1)(_GenerationActor)
+        # A lost actor is restarted and its call retried: a sample depends only on its prompt and seed.
+        actor = ray.remote(
+            num_gpus=per_actor_gpus, num_cpus=0 if gpus else 1, max_restarts=2, max_task_retries=2
+        )(_GenerationActor)
         self._actors = [actor.remote(backend) for _ in range(count)]
         try:
             described = ray.get([a.describe.remote() for a in self._actors])
@@ -166,7 +169,11 @@ class RayGenerator:
             return []
         chunks = split(requests, len(self._actors))
         refs = [a.generate.remote(c) for a, c in zip(self._actors, chunks, strict=False)]
-        return [out for part in self._ray.get(refs) for out in part]
+        try:
+            parts = self._ray.get(refs)
+        except self._ray.exceptions.RayError as e:
+            raise GenerationError(f"ray generation actor: {_first_line(e)}") from None
+        return [out for part in parts for out in part]
 
     def close(self) -> None:
         actors, self._actors = self._actors, []
@@ -181,7 +188,10 @@ class RayChecker:
 
         self._ray = ray
         nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
-        actor = ray.remote(num_cpus=0, max_concurrency=settings.check_concurrency)(_CheckingActor)
+        # A lost actor comes back (new pools); the checks it had in flight are undecided, not wrong.
+        actor = ray.remote(num_cpus=0, max_concurrency=settings.check_concurrency, max_restarts=3)(
+            _CheckingActor
+        )
         self._actors = [
             actor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(
                 resources
@@ -199,12 +209,38 @@ class RayChecker:
     def __call__(self, item: Produced) -> ChainRecord:
         with self._lock:
             actor = self._actors[next(self._next)]
-        record: ChainRecord = self._ray.get(actor.check.remote(item))
+        try:
+            record: ChainRecord = self._ray.get(actor.check.remote(item))
+        except self._ray.exceptions.RayError as e:
+            return undecided_record(item, f"ray checking actor: {_first_line(e)}")
         return record
 
     def close(self) -> None:
         actors, self._actors = self._actors, []
         _close_actors(self._ray, actors)
+
+
+def undecided_record(item: Produced, reason: str) -> ChainRecord:
+    """The record of a unit whose checker was lost: infrastructure (retried on resume, never wrong)."""
+    code = item.unit.problem.kind == "code"
+    verdict = VerdictRecord(
+        status="sandbox_error" if code else "error", correct=False, rule="worker", reason=reason
+    )
+    return ChainRecord(
+        problem_id=item.unit.problem.id,
+        sample_index=item.unit.sample_index,
+        kind=item.unit.problem.kind,
+        seed=item.unit.seed,
+        model=item.model,
+        prompt=item.prompt,
+        completion=item.completion,
+        tokens=item.tokens,
+        extracted=None,
+        verdict=verdict,
+        gen_seconds=round(item.gen_seconds, 4),
+        finish_reason=item.finish_reason,
+        prompt_tokens=item.prompt_tokens,
+    )
 
 
 def _close_actors(ray: Any, actors: list[Any]) -> None:
