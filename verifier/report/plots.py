@@ -181,15 +181,21 @@ def cost_per_kept(rows: Sequence[CostRow], path: Path) -> Path | None:
     rows = [r for r in rows if r.kept]
     if not rows:
         return None
-    fig = Figure(figsize=(8.8, 0.8 + 0.4 * len(rows) + 0.8))
-    a1, a2 = fig.subplots(1, 2)
     names = [r.source[-40:] for r in rows]
-    a1.barh(names, [r.tokens / r.kept for r in rows], color=KEPT)
-    a1.set_xlabel("tokens generated per kept chain")
     y = np.arange(len(rows))
+    if any(r.tokens for r in rows):
+        fig = Figure(figsize=(8.8, 0.8 + 0.4 * len(rows) + 0.8))
+        a1, a2 = fig.subplots(1, 2)
+        a1.barh(names, [r.tokens / r.kept for r in rows], color=KEPT)
+        a1.set_xlabel("tokens generated per kept chain")
+        labels = [""] * len(rows)
+    else:  # completions made elsewhere: only the checking time is this run's
+        fig = Figure(figsize=(6.4, 0.8 + 0.4 * len(rows) + 0.8))
+        a2 = fig.subplots()
+        labels = names
     a2.barh(y - 0.2, [r.gen_seconds / r.kept for r in rows], height=0.4, color=REF, label="generation")
     a2.barh(y + 0.2, [r.check_seconds / r.kept for r in rows], height=0.4, color=BASE, label="verification")
-    a2.set_yticks(y, [""] * len(rows))
+    a2.set_yticks(y, labels)
     a2.set_xlabel("seconds per kept chain")
     a2.legend(fontsize=8)
     return _save(fig, path)
