@@ -88,6 +88,7 @@ CASES = [
     ("units", "5", r"\boxed{5 \mbox{ cm}^2}", True),
     ("units", "5", r"\boxed{5 {\rm km}}", True),
     ("units", "50", r"\boxed{50 pct}", True),
+    ("units", "28", r"\boxed{28 percentage}", True),
     ("units", "50", r"\boxed{50\textrm{ percent}}", True),
     ("units", "12", r"\boxed{12 \text{ km/h}}", True),
     ("units", "5", r"\boxed{6\textnormal{ km}}", False),
@@ -183,7 +184,7 @@ def test_numeric_equality_is_decided_without_simplify() -> None:
 
 
 def test_a_word_after_a_number_is_the_answers_fault(pool: MathPool) -> None:
-    """``28 percentage`` is not a unit: a wrong answer, never a worker error (SymPy leaves an
+    """``28 percentages`` is not a unit: a wrong answer, never a worker error (SymPy leaves an
     unevaluated ``Abs`` that the numeric check must not compare)."""
-    verdict = check_math(gold=r"28\%", pred=r"\boxed{28 percentage}", pool=pool)
+    verdict = check_math(gold=r"28\%", pred=r"\boxed{28 percentages}", pool=pool)
     assert verdict.status is MathStatus.WRONG, verdict

@@ -58,7 +58,7 @@ _PROSE_WORD = re.compile(r"[A-Za-z]{2,}")
 # strips after a number ("the distance is 5 km").
 _NOT_PROSE = re.compile(
     r"(?:and|or|units?|square|sq|cubic|cm|mm|km|m|ft|feet|foot|in|inches|inch|yards?|miles?|meters?|"
-    r"dollars?|cents?|degrees?|percent|pct|hours?|minutes?|seconds?|days?|kg|g|grams?|pounds?|lbs?)",
+    r"dollars?|cents?|degrees?|percent|percentage|pct|hours?|minutes?|seconds?|days?|kg|g|grams?|pounds?|lbs?)",
     re.IGNORECASE,
 )
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))

@@ -42,7 +42,7 @@ _UNITS = (
     "cm|mm|km|m|meters|meter|metres|metre|inches|inch|in|feet|foot|ft|yards|yard|yd|miles|mile|mph|"
     "kg|g|grams|gram|mg|pounds|pound|lbs|lb|ounces|ounce|oz|liters|liter|litres|litre|l|ml|gallons|gallon|"
     "hours|hour|hrs|hr|h|minutes|minute|mins|min|seconds|second|secs|sec|s|days|day|weeks|week|"
-    "months|month|years|year|people|persons|students|times|percent|per cent|pct|points|pages|"
+    "months|month|years|year|people|persons|students|times|percentage|percent|per cent|pct|points|pages|"
     "km/h|kmph|km/hr|m/s|ft/s|sq ft|sq m|sq cm|sq in|square feet|square meters|square inches|"
     "square centimeters|square miles|cubic feet|cubic meters|cubic inches|cubic centimeters|"
     "centimeters|centimetres|millimeters|millimetres|kilometers|kilometres|kilograms|milliliters"
