@@ -14,7 +14,7 @@ from verifier.filters.store import FilterRecord
 from verifier.report.cost import Prices, cost, wall_seconds
 from verifier.report.coverage import coverage
 from verifier.report.drift import drift
-from verifier.report.outcomes import outcomes
+from verifier.report.outcomes import outcomes, run_over_run
 from verifier.report.rundir import RunDir
 from verifier.schema import ChainRecord, MathProblem, VerdictRecord
 
@@ -128,3 +128,16 @@ def test_cost_per_backend_and_prices(run: RunDir) -> None:
 )
 def test_wall_time_comes_from_the_summary(run: RunDir, summary, expected) -> None:
     assert wall_seconds(replace(run, summary=summary)) == expected
+
+
+def test_run_over_run_compares_the_problems_both_runs_sampled(run: RunDir) -> None:
+    # The baseline sampled only the train problems, with other wording: drift is measured on those.
+    base_chains = tuple(_chain(f"p{i}", 0, "correct", text="the train goes 1 mile\n#### 1") for i in range(4))
+    baseline = replace(run, path=Path("old"), chains=base_chains, filters=None)
+    d = drift(run, baseline)
+    assert d.vs_baseline is not None
+    assert len(d.vs_baseline.kept.texts) == 3 and len(d.vs_baseline.reference.texts) == 4
+    assert d.vs_baseline.worst.kl > 0
+    rows = {name: (a, b) for name, a, b in run_over_run(outcomes(run), outcomes(baseline))}
+    assert rows["kept chains"] == (3, 4) and rows["pass@1"] == (pytest.approx(0.25), 1.0)
+    assert "pass@2" not in rows  # the baseline has one sample per problem

@@ -20,7 +20,7 @@ from verifier.report.cost import CostRow, Prices, cost, wall_seconds
 from verifier.report.coverage import Coverage, Embed, coverage
 from verifier.report.drift import Drift, drift
 from verifier.report.html import Page, render
-from verifier.report.outcomes import Outcomes, outcomes
+from verifier.report.outcomes import Outcomes, outcomes, run_over_run
 from verifier.report.rundir import RunDir, load_run
 
 
@@ -123,6 +123,10 @@ def _plots(
     return {k: v for k, v in made.items() if v is not None}
 
 
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else str(x) if isinstance(x, int) else f"{x:.3f}"
+
+
 def _cost_line(c: CostRow) -> str:
     parts = [f"cost {c.source}: {c.kept} kept of {c.chains}"]
     if c.tokens == 0:
@@ -191,10 +195,18 @@ def build_report(run_dir: Path, options: Options, embed: Embed | None) -> Report
     exceeded, gate = _gate(d, options.max_drift)
     bank_path, command, count = _write_resample_bank(run, cov, options.out)
     made = _plots(run, o, cov, d, rows, options.out)
-    page = Page(run, o, cov, d, tuple(rows), options.prices, made, command, count, gate, baseline)
+    versus = tuple(run_over_run(o, outcomes(baseline))) if baseline is not None else ()
+    page = Page(run, o, cov, d, tuple(rows), options.prices, made, command, count, gate, baseline, versus)
     html_path = options.out / "report.html"
     atomic_write(html_path, render(page))
     lines = _lines(run, o, cov, d, rows, gate)
+    if baseline is not None:
+        lines.append(
+            f"vs baseline {baseline.name}: "
+            + ", ".join(
+                f"{n} {_fmt(a)} (was {_fmt(b)})" for n, a, b in versus if n not in ("problems", "samples")
+            )
+        )
     if command:
         lines.append(f"resample {count} problems of sparse regions: {command}")
     lines.append(f"report: {html_path}")

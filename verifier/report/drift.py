@@ -4,6 +4,7 @@ kept from reference, and the entropy of each side: a shrinking entropy is the ho
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,8 +50,10 @@ class Comparison:
         return max(self.measures, key=lambda m: m.kl)
 
 
-def kept_texts(run: RunDir, label: str = "kept chains") -> Texts:
-    return Texts(label, tuple(r.completion for r in run.kept()))
+def kept_texts(run: RunDir, label: str = "kept chains", problems: set[str] | None = None) -> Texts:
+    return Texts(
+        label, tuple(r.completion for r in run.kept() if problems is None or r.problem_id in problems)
+    )
 
 
 def human_texts(run: RunDir) -> Texts | None:
@@ -74,11 +77,33 @@ def _numeric(name: str, a: Sequence[int], b: Sequence[int]) -> Measure:
     return Measure(name, kl_divergence(pa, pb), entropy(pa), entropy(pb))
 
 
+# Unigrams are compared over the most frequent words of both sides, the rest pooled as one outcome:
+# over the full vocabulary, every rare word one side happens not to use adds smoothed mass, so a small
+# run would look far from a large one drawn from the same distribution.
+VOCABULARY = 300
+OTHER = "<other>"
+
+
+def _top_vocabulary(a: Counter[str], b: Counter[str]) -> tuple[Counter[str], Counter[str]]:
+    ta, tb = sum(a.values()) or 1, sum(b.values()) or 1
+    score = {w: a[w] / ta + b[w] / tb for w in set(a) | set(b)}
+    keep = set(sorted(score, key=lambda w: (-score[w], w))[:VOCABULARY])
+
+    def pooled(c: Counter[str]) -> Counter[str]:
+        out = Counter({w: n for w, n in c.items() if w in keep})
+        rest = sum(n for w, n in c.items() if w not in keep)
+        if rest:
+            out[OTHER] = rest
+        return out
+
+    return pooled(a), pooled(b)
+
+
 def compare(kept: Texts, reference: Texts) -> Comparison | None:
     """None when either side has no text: there is no distribution to compare."""
     if not kept.texts or not reference.texts:
         return None
-    ua, ub = unigrams(kept.texts), unigrams(reference.texts)
+    ua, ub = _top_vocabulary(unigrams(kept.texts), unigrams(reference.texts))
     measures = (
         _numeric(MEASURES[0], kept.lengths, reference.lengths),
         _numeric(MEASURES[1], kept.steps, reference.steps),
@@ -109,8 +134,11 @@ def drift(run: RunDir, baseline: RunDir | None) -> Drift:
         notes.append("no human solutions in the bank for this run's problems")
     vs_baseline = None
     if baseline is not None:
-        base = kept_texts(baseline, f"kept chains of {baseline.name}")
+        # Run over run on the problems both runs sampled: other problems would differ in topic and
+        # numbers, which is not drift.
+        common = {r.problem_id for r in run.chains} & {r.problem_id for r in baseline.chains}
+        base = kept_texts(baseline, f"kept chains of {baseline.name}", common)
         if not base.texts:
-            notes.append(f"the baseline {baseline.name} has no kept chains")
-        vs_baseline = compare(kept, base)
+            notes.append(f"the baseline {baseline.name} has no kept chains on this run's problems")
+        vs_baseline = compare(kept_texts(run, "kept chains", common), base)
     return Drift(compare(kept, human) if human else None, vs_baseline, tuple(notes))

@@ -49,6 +49,7 @@ class Page:
     resample_count: int
     gate: str | None  # the --max-drift verdict line, when asked
     baseline: RunDir | None = None
+    run_over_run: tuple[tuple[str, float | None, float | None], ...] = ()
     extra_notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -283,7 +284,7 @@ def _comparison_table(cmp: Comparison) -> str:
 def _drift(p: Page) -> str:
     d = p.drift
     parts = ["<h2>3. Drift</h2>"]
-    if d.vs_human is None and d.vs_baseline is None:
+    if d.vs_human is None and d.vs_baseline is None and not p.run_over_run:
         return parts[0] + "<p class='muted'>Nothing to compare (see the notes above).</p>"
     parts.append(
         '<p class="muted">KL divergence of the kept chains from the reference, smoothed (½ per outcome), in '
@@ -294,6 +295,18 @@ def _drift(p: Page) -> str:
     for cmp in (d.vs_human, d.vs_baseline):
         if cmp is not None:
             parts.append(_comparison_table(cmp))
+    if p.run_over_run and p.baseline is not None:
+        parts.append(f"<h3>Run over run: this run vs {_e(p.baseline.name)}</h3>")
+        parts.append(
+            _table(
+                ("measure", "this run", "baseline", "change"),
+                (
+                    (_e(name), _num(a), _num(b), _num(a - b) if a is not None and b is not None else "–")
+                    for name, a, b in p.run_over_run
+                ),
+                (False, True, True, True),
+            )
+        )
     parts.append(_plots(p, "drift_distributions", "drift_unigrams_human", "drift_unigrams_baseline"))
     return "".join(parts)
 

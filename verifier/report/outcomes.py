@@ -121,3 +121,23 @@ def outcomes(run: RunDir) -> Outcomes:
         verified=sum(r.verdict.correct for r in run.chains),
         kept=len(kept_keys),
     )
+
+
+def run_over_run(new: Outcomes, old: Outcomes) -> list[tuple[str, float | None, float | None]]:
+    """(measure, this run, baseline) for the headline numbers; pass@k and maj@k at the largest k both
+    runs have, so the two are comparable."""
+    k = min(
+        max((k for k, v in new.pass_at_k.items() if v is not None), default=1),
+        max((k for k, v in old.pass_at_k.items() if v is not None), default=1),
+    )
+    rows: list[tuple[str, float | None, float | None]] = [
+        ("problems", len(new.problems), len(old.problems)),
+        ("samples", new.samples, old.samples),
+        ("verified chains", new.verified, old.verified),
+        ("kept chains", new.kept, old.kept),
+        ("pass@1", new.pass_at_k.get(1), old.pass_at_k.get(1)),
+    ]
+    if k > 1:
+        rows += [(f"pass@{k}", new.pass_at_k.get(k), old.pass_at_k.get(k))]
+        rows += [(f"maj@{k}", new.maj_at_k.get(k), old.maj_at_k.get(k))]
+    return rows
