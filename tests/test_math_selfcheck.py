@@ -128,6 +128,6 @@ def test_a_real_failure_is_not_retried_nor_called_infrastructure(monkeypatch: py
         recording = _Recording(pool)
         monkeypatch.setattr(pool, "run", recording)
         failures = selfcheck_math_problem(problem, pool=pool, timeout_s=60)
-    assert [d.status for d in recording.decisions] == [MathStatus.WRONG]
+    # Decided once (by SymPy, or by the in-process stages before it), never retried.
+    assert [d.status for d in recording.decisions] in ([MathStatus.WRONG], [])
     assert len(failures) == 1 and failures[0].startswith("gold vs reference solution: wrong (")
-    assert recording.decisions[0].reason in failures[0]
