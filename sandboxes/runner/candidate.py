@@ -194,6 +194,7 @@ class _Server:
         self._namespace: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
         self._refs: dict[int, Any] = {}
         self._code: Any = None
+        self._plain = False  # True once no fds can come (assert and call styles)
         procstate.set_name(b"candidate")
 
     def send(self, record: dict[str, Any]) -> None:
@@ -202,7 +203,10 @@ class _Server:
     def _next(self) -> tuple[dict[str, Any], list[int]] | None:
         """The next request and the fds that came with it (each request waits for its answer)."""
         while b"\n" not in self._buf:
-            msg, fds, _flags, _addr = socket.recv_fds(self._sock, 1 << 20, 3)
+            if self._plain:
+                msg, fds = os.read(self._fd, 1 << 16), []
+            else:
+                msg, fds, _flags, _addr = socket.recv_fds(self._sock, 1 << 16, 3)
             self._fds += fds
             if not msg:
                 return None
@@ -220,6 +224,7 @@ class _Server:
             return  # the job never came (the fork server is shutting down)
         load = first[0]
         procstate.apply_rlimits(procstate.job_rlimits(float(load["timeout_s"]), int(load["memory_mb"])))
+        self._plain = load["mode"] != "stdio"
         if not self._load(load):
             return
         while (request := self._next()) is not None:

@@ -295,7 +295,7 @@ def _run_call(ctx: Context) -> None:
         if "value" in reply:
             try:  # a candidate may write its own replies: only a well-formed value goes on
                 value = codec.encode(codec.decode(reply["value"]))
-            except (TypeError, ValueError, KeyError, IndexError, RecursionError) as e:
+            except (TypeError, ValueError, KeyError, IndexError, ArithmeticError, RecursionError) as e:
                 ctx.report.emit({"case": i, "bad_value": describe(e)["message"], "seconds": seconds})
                 continue
             ctx.report.emit({"case": i, "value": value, "seconds": seconds})

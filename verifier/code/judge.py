@@ -188,7 +188,15 @@ def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> Test
         return TestResult(index, False, f"wrong type: {record['bad_value']}", seconds)
     try:
         actual = decode(record.get("value"))
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        ArithmeticError,
+        RecursionError,
+    ) as e:
         return TestResult(index, False, f"wrong type: malformed value ({str(e)[:100]})", seconds)
     if json_equal(expected, actual):
         return TestResult(index, True, "", seconds)
