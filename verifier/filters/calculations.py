@@ -45,8 +45,10 @@ _EN_DASH = re.compile(r"(?<=[\d)]) [–—] (?=[\d(])")
 _JUXTAPOSED = re.compile(r"(?<=[\d)])\s*\((?=\s*[-\d.(])|\)\s*(?=[\d.(])")
 # Relations that contain "=" but are not equalities: never the seam between two sides.
 _NOT_EQUALS = re.compile(r"[<>!:=]=|=[=>]")
-_SIDE = r"[\d.+\-*/^(){}%\s]*\d[\d.+\-*/^(){}%\s]*"
-_CHAIN = re.compile(rf"{_SIDE}(?:={_SIDE})+")
+# A run of arithmetic characters; its "="-separated parts with a digit are the sides. (One linear
+# scan: a pattern with a digit between two starred classes backtracks cubically on long digit runs.)
+_RUN = re.compile(r"[\d.+\-*/^(){}%\s=]+")
+MAX_SIDE = 200  # characters; longer "sides" are float printouts or digit soup, never checked
 _ATTACHED = re.compile(r"[A-Za-z_\\}\]'.]")
 _LITERAL = re.compile(r"(?P<num>\d+(?:\.\d+)?|\.\d+)(?P<pct>%?)")
 _BREAK = re.compile(r"(?<=[\d.%])\s+(?=[\d.])")
@@ -135,13 +137,32 @@ def _nesting_ok(side: str) -> bool:
     return depth == 0
 
 
+def _spans(line: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(start, end, sides) of each run of two or more "="-joined sides that contain a digit."""
+    for m in _RUN.finditer(line):
+        pos = m.start()
+        group: list[str] = []
+        start = pos
+        for part in m.group(0).split("="):
+            if any(c.isdigit() for c in part) and len(part) <= MAX_SIDE:
+                if not group:
+                    start = pos
+                group.append(part)
+            else:
+                if len(group) >= 2:
+                    yield start, pos - 1, group
+                group = []
+            pos += len(part) + 1
+        if len(group) >= 2:
+            yield start, pos - 1, group
+
+
 def _chains(line: str) -> Iterator[list[str]]:
     """The sides of each equality chain of one line, cut where the text around touches them."""
-    for m in _CHAIN.finditer(line):
-        sides = m.group(0).split("=")
+    for span_start, span_end, sides in _spans(line):
         first = sides[0]
         lead = len(first) - len(first.lstrip())
-        start = m.start() + lead
+        start = span_start + lead
         stripped = first.strip()
         before = line[:start].rstrip()
         attached = start > 0 and _ATTACHED.match(line[start - 1]) is not None
@@ -156,7 +177,7 @@ def _chains(line: str) -> Iterator[list[str]]:
             # "Step 1. 3 + 4 = 7": the calculation starts after the last break between two numbers.
             sides[0] = _BREAK.split(first.strip())[-1] if _MIXED.search(first) is None else first
         last = sides[-1] if sides else ""
-        after = line[m.end() : m.end() + 1]
+        after = line[span_end : span_end + 1]
         if sides and (
             (after and (after.isalpha() or after in "\\_") and not last.endswith(" "))
             or re.search(r"[-+*/^(]\s*$", last)
