@@ -69,8 +69,8 @@ class SharedMathPool(MathPool):
         self.path = path or socket_path()
         self.wait_s = wait_s
         self.idle_exit_s = idle_exit_s
-        self._local = threading.local()
-        self._conns: list[socket.socket] = []
+        self._free: list[socket.socket] = []  # idle connections, reused by any thread
+        self._conns: set[socket.socket] = set()  # all open ones, for close()
 
     # -- connection -------------------------------------------------------------------------------
     def _connect_once(self) -> socket.socket | None:
@@ -122,62 +122,74 @@ class SharedMathPool(MathPool):
                     f"the math server did not start (exit {proc.poll()}) within {self.start_timeout_s:g} s"
                 )
 
-    def _conn(self) -> socket.socket:
-        sock: socket.socket | None = getattr(self._local, "sock", None)
-        if sock is None:
-            sock = self._local.sock = self._connect()
-            self._local.buf = b""
-            with self._lock:
-                self._conns.append(sock)
-        return sock
+    def _take_conn(self, *, fresh: bool = False) -> tuple[socket.socket, bool]:
+        """An idle connection (and True), or a new one (a thread holds it for one request, then
+        puts it back)."""
+        with self._lock:
+            if self._free and not fresh:
+                return self._free.pop(), True
+        sock = self._connect()
+        with self._lock:
+            self._conns.add(sock)
+        return sock, False
 
-    def _drop(self) -> None:
-        sock = getattr(self._local, "sock", None)
-        if sock is not None:
-            self._local.sock = None
-            with self._lock:
-                if sock in self._conns:
-                    self._conns.remove(sock)
-            sock.close()
+    def _put_conn(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._closed:
+                self._free.append(sock)
+                return
+        self._discard(sock)
+
+    def _discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._conns.discard(sock)
+        sock.close()
 
     # -- MathPool interface -----------------------------------------------------------------------
     def start(self) -> SharedMathPool:
         self._ensure_open()
-        self._conn()
+        self._put_conn(self._take_conn()[0])
         return self
 
     def run(self, task: dict[str, str], *, timeout_s: float, wait_s: float | None = None) -> Decision:
         self._ensure_open()
         wait = self.wait_s if wait_s is None else wait_s
-        try:
-            sock = self._conn()
-        except OSError as e:
-            return Decision(MathStatus.ERROR, "worker-start", f"no math server: {e}")
-        request = {**task, "timeout_s": timeout_s, "wait_s": wait}
+        request = (json.dumps({**task, "timeout_s": timeout_s, "wait_s": wait}) + "\n").encode()
         # The server answers within wait + its own caps; a worker start there is bounded apart.
-        deadline = time.monotonic() + wait + timeout_s * WALL_FACTOR + WALL_SLACK_S + self.start_timeout_s
-        try:
-            sock.sendall((json.dumps(request) + "\n").encode())
-            line = self._read_line(sock, deadline)
-        except OSError as e:
-            self._drop()
-            if self._closed:
+        budget_s = wait + timeout_s * WALL_FACTOR + WALL_SLACK_S + self.start_timeout_s
+        for attempt in range(2):
+            try:
+                sock, reused = self._take_conn(fresh=attempt > 0)
+            except OSError as e:
+                return Decision(MathStatus.ERROR, "worker-start", f"no math server: {e}")
+            try:
+                sock.sendall(request)
+                line = self._read_line(sock, time.monotonic() + budget_s)
+            except OSError as e:
+                self._discard(sock)
+                if self._closed:
+                    return Decision(
+                        MathStatus.ERROR, "closed", "the math pool was closed before the task finished"
+                    )
+                if reused:
+                    continue  # an idle connection to a server that has gone since: once more, anew
                 return Decision(
-                    MathStatus.ERROR, "closed", "the math pool was closed before the task finished"
+                    MathStatus.ERROR, "worker", f"math server connection failed ({type(e).__name__}: {e})"
                 )
+            if line is None:
+                self._discard(sock)  # its answer may still come: the connection cannot be reused
+                return Decision(MathStatus.TIMEOUT, "deadline", "no answer from the math server in time")
+            self._put_conn(sock)
+            answer = json.loads(line)
             return Decision(
-                MathStatus.ERROR, "worker", f"math server connection failed ({type(e).__name__}: {e})"
+                MathStatus(answer["status"]), answer.get("rule") or "worker", answer.get("reason", "")
             )
-        if line is None:
-            self._drop()
-            return Decision(MathStatus.TIMEOUT, "deadline", "no answer from the math server in time")
-        answer = json.loads(line)
-        return Decision(
-            MathStatus(answer["status"]), answer.get("rule") or "worker", answer.get("reason", "")
-        )
+        raise AssertionError("unreachable: the second attempt uses a fresh connection")
 
-    def _read_line(self, sock: socket.socket, deadline: float) -> bytes | None:
-        buf: bytes = self._local.buf
+    @staticmethod
+    def _read_line(sock: socket.socket, deadline: float) -> bytes | None:
+        """One answer line (the server writes exactly one per request, so nothing follows it)."""
+        buf = b""
         while b"\n" not in buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -190,14 +202,16 @@ class SharedMathPool(MathPool):
             if not chunk:
                 raise ConnectionResetError("the math server closed the connection")
             buf += chunk
-        line, _, self._local.buf = buf.partition(b"\n")
+        line, _, rest = buf.partition(b"\n")
+        if rest:
+            raise ConnectionError("the math server sent more than one answer")
         return line
 
     def close(self) -> None:
         """Close this process's connections; the server goes on serving others (it exits when idle)."""
         with self._lock:
             self._closed = True
-            conns, self._conns = self._conns, []
+            conns, self._conns, self._free = list(self._conns), set(), []
         for sock in conns:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -208,11 +222,10 @@ class SharedMathPool(MathPool):
         sock = self._connect_once()
         if sock is None:
             return
-        with sock:
+        with sock, contextlib.suppress(OSError):  # a server already going away is what we want
             sock.sendall(b'{"op": "stop"}\n')
             sock.settimeout(30)
-            with contextlib.suppress(OSError):
-                sock.recv(1024)
+            sock.recv(1024)
 
 
 _SHARED: dict[int, SharedMathPool] = {}
