@@ -96,6 +96,11 @@ def pipeline(source: GeneratedSource, bank: Any, problems: int, out: Path) -> di
     }
 
 
+def _logged(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    print(f"  {name}: {result['wall_s']:.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bank", type=Path, default=REPO / "problem_banks" / "code-style.jsonl")
@@ -118,10 +123,10 @@ def main() -> None:
     source.produce([source.unit(problems[0], 0)])  # warm-up: first-call allocations out of the timing
     with tempfile.TemporaryDirectory() as tmp:
         # (a) once before and once after (c): the figure is their mean, so drift cannot favour (c).
-        alone_1 = generation_alone(source, problems, args.samples)
-        seq = sequential(source, problems, args.samples, Path(tmp) / "seq")
-        piped = pipeline(source, bank, args.problems, Path(tmp) / "pipe")
-        alone_2 = generation_alone(source, problems, args.samples)
+        alone_1 = _logged("generation alone", generation_alone(source, problems, args.samples))
+        seq = _logged("sequential", sequential(source, problems, args.samples, Path(tmp) / "seq"))
+        piped = _logged("pipeline", pipeline(source, bank, args.problems, Path(tmp) / "pipe"))
+        alone_2 = _logged("generation alone", generation_alone(source, problems, args.samples))
     generator.close()
     alone = (alone_1["wall_s"] + alone_2["wall_s"]) / 2
     out = {

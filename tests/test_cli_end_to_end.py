@@ -153,3 +153,43 @@ def test_ctrl_c_keeps_finished_work_and_prints_no_traceback(
     result = run_verify(*args, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert f"{len(before)} resumed, {8 - len(before)} new" in result.stdout
+
+
+def test_openai_backend_end_to_end_against_a_local_server(tmp_path: Path, embedded_model_path: Path) -> None:
+    """`--backend openai` through the CLI against llama.cpp's real server on 127.0.0.1 (it ignores
+    n, so the backend asks once per seed); the usage the server reports lands in chains.jsonl."""
+    from tests.conftest import require
+    from verifier.generation.servers import SERVED_NAME, llamacpp_server
+
+    require(
+        (REPO / ".venvs" / "llamacpp" / "bin" / "python").exists(),
+        "llama.cpp's server is not installed: bash scripts/llamacpp_env.sh",
+    )
+    out = tmp_path / "run"
+    with llamacpp_server() as server:
+        args = ("--bank", BANK, "--limit", "2", "--samples", "2", "--max-new-tokens", "48", "--out", str(out))
+        args += ("--backend", "openai", "--base-url", server.base_url, "--api-model", SERVED_NAME)
+        result = run_verify(*args)
+        assert result.returncode == 0, result.stderr
+        chains = read_jsonl(out / "chains.jsonl")
+        assert sorted((c["problem_id"], c["sample_index"]) for c in chains) == [
+            (f"gsm-style-0{p}", i) for p in range(2) for i in range(2)
+        ]
+        for c in chains:
+            assert c["finish_reason"] in {"stop", "length"} and 0 < c["tokens"] <= 48
+            assert c["prompt_tokens"] and c["prompt_tokens"] > 0
+        assert json.loads((out / "run.json").read_text())["backend"] == "openai"
+        again = run_verify(*args)
+        assert again.returncode == 0 and "4 resumed, 0 new" in again.stdout
+
+
+def test_backend_options_are_checked_before_anything_loads(tmp_path: Path) -> None:
+    result = run_verify("--bank", BANK, "--backend", "openai", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--base-url: required with --backend openai" in result.stderr
+    assert "--api-model: required with --backend openai" in result.stderr
+    result = run_verify("--bank", BANK, "--until-verified", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("--max-samples: required with --until-verified")
+    result = run_verify("--bank", BANK, "--temperature", "9")
+    assert result.returncode == 2 and "--temperature: 9.0 is not in 0..5.0" in result.stderr

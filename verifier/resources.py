@@ -7,12 +7,16 @@ pool starts on first use, so a math-only run never touches Docker. Settings come
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from sandboxes.pool import SandboxPool
 from sandboxes.profile import RUNTIMES
+from sandboxes.worker import InfraError
 from verifier.math.pool import MathPool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,19 @@ class Resources:
                 size = self.settings.sandbox_size
                 self._sandbox = SandboxPool(runtime=self.settings.runtime, size=size)
             return self._sandbox
+
+    def prestart_sandbox(self) -> None:
+        """Start the containers in the background (while the model loads and writes its first
+        batch), so the first code check does not wait for them."""
+        pool = self.sandbox()
+
+        def start() -> None:
+            try:
+                pool.start()
+            except InfraError as e:  # the first check tries again and reports sandbox_error
+                log.warning("sandbox pool did not start ahead of the checks: %s", e)
+
+        threading.Thread(target=start, name="sandbox-start", daemon=True).start()
 
     @property
     def sandbox_started(self) -> bool:

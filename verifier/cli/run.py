@@ -106,17 +106,24 @@ def run_job(options: JobOptions) -> RunResult:
     bank = load_bank(options.bank)
     prompts = load_prompts(options.prompt)
     out_dir = options.out or default_out_dir()
-    source = make_source(options, prompts, bank.by_id())
+    resources = Resources(options.resources)
+    if options.ray is None and any(p.kind == "code" for p in bank.problems[: options.limit]):
+        resources.prestart_sandbox()  # the containers start while the model loads
+    try:
+        source = make_source(options, prompts, bank.by_id())
+    except BaseException:
+        resources.close()
+        raise
     checker: RayChecker | None = None
     executor = options.executor
     try:
         identity = _identity(options, None if options.responses else source.model)
-        resources = Resources(options.resources)
         if options.ray is not None:  # checks run on the cluster's nodes; the journal stays here
             checker = RayChecker(connect(options.ray), options.resources, options.ray)
             executor = replace(executor, check_threads=checker.concurrency)
     except BaseException:
         source.close()
+        resources.close()
         raise
     console.print(f"writing to {out_dir}")
     with Progress(

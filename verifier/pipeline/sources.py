@@ -101,7 +101,7 @@ class GeneratedSource:
                 c.tokens,
                 per_row,
                 finish_reason=c.finish_reason,
-                prompt_tokens=getattr(c, "prompt_tokens", None) or None,
+                prompt_tokens=c.prompt_tokens or None,  # 0: the engine did not say
             )
             for g, m, outs in zip(groups, messages, outputs, strict=True)
             for u, c in zip(g, outs, strict=True)
