@@ -365,6 +365,8 @@ def test_attack_is_contained(
     print(f"{name}: {verdict.status.value}: {verdict.reason}")
     assert verdict.status is status, verdict.reason
     assert phrase in verdict.reason + " ".join(t.reason for t in verdict.tests), verdict.reason
+    if status is S.TIMEOUT:  # the sandbox's own deadline stopped it, not the host's slack
+        assert sandbox_pool.stats["no_answer"] == 0 and "(0.0 s)" not in verdict.reason, verdict.reason
     assert_healthy(sandbox_pool)
 
 

@@ -163,3 +163,32 @@ def test_a_container_whose_ping_fails_is_removed(docker_client, monkeypatch, scr
         for c in docker_client.api.containers(all=True, filters=session):
             with contextlib.suppress(docker.errors.APIError):  # 404 gone, 409 being removed
                 docker_client.api.remove_container(c["Id"], force=True)
+
+
+@pytest.mark.parametrize("breaks", [1, 2], ids=["once_then_fine", "twice"])
+def test_a_job_that_breaks_its_container_is_the_candidates_fault(
+    sandbox_pool, monkeypatch, breaks: int
+) -> None:
+    """A container that fails during a job is replaced and the job run again on a fresh one; a job
+    that breaks that one too is ``container_broken``: a runtime_error, never a sandbox_error."""
+    from sandboxes.worker import ContainerBroken
+
+    real = sandbox_pool._run_once
+    calls = {"n": 0}
+
+    def flaky(payload, job):
+        calls["n"] += 1
+        if calls["n"] <= breaks:
+            raise ContainerBroken("fork server sent a malformed line")
+        return real(payload, job)
+
+    monkeypatch.setattr(sandbox_pool, "_run_once", flaky)
+    before = sandbox_pool.stats["sandbox_error"]
+    verdict = check_code(problem=PROBLEM, completion="def f():\n    return 1\n", sandbox=sandbox_pool)
+    assert sandbox_pool.stats["sandbox_error"] == before
+    if breaks == 1:
+        assert verdict.correct, verdict.reason
+    else:
+        assert verdict.status is CodeStatus.RUNTIME_ERROR and verdict.rule == "container_broken", (
+            verdict.reason
+        )
