@@ -135,6 +135,8 @@ def _cost_line(c: CostRow) -> str:
         parts.append(
             f"{c.tokens / c.kept:.1f} tokens and {c.gen_seconds / c.kept:.3f} s generation per kept chain"
         )
+    if c.tokens == 0:
+        return ", ".join(parts)
     if c.kept and c.token_cost is not None:
         parts.append(f"{c.token_cost / c.kept:.6f} per kept chain (tokens)")
     if c.kept and c.gpu_cost is not None:
