@@ -98,7 +98,8 @@ class CandidateProcess:
         return self.receive(deadline)
 
     def post(self, message: dict[str, Any]) -> None:
-        """Queue a request; its reply comes, in order, from a later ``receive``."""
+        """Queue a request; its reply comes, in order, from a later ``receive`` (never raises: a
+        request that cannot be sent shows as the end of the replies)."""
         self._ahead.append(json.dumps(message, separators=(",", ":")).encode() + b"\n")
         self._flush()
 
@@ -107,8 +108,11 @@ class CandidateProcess:
             data = self._ahead.popleft()
             try:
                 self._sock.sendall(data)
-            except OSError as e:
-                raise CandidateGone("the candidate process is gone", self.end_status()) from e
+            except OSError:
+                # It stopped reading (it exited after a failed load, say): what it already
+                # answered is still to be read; ``receive`` then sees the end of the stream.
+                self._ahead.clear()
+                return
             self._inflight.append(len(data))
             self._inflight_bytes += len(data)
 
