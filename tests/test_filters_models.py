@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import string
 
 import pytest
 

@@ -101,6 +101,10 @@ def print_filter_summary(result: FilterResult) -> None:
     for s in result.stages:
         table.add_row(s.name, str(s.kept), str(s.dropped), str(s.judged), f"{s.seconds:.1f}")
     console.print(table)
+    for s in result.stages:
+        if s.distribution:
+            q = s.distribution["score_quantiles"]
+            console.print(f"{s.name} score quantiles: " + ", ".join(f"{k} {v}" for k, v in q.items()))
     console.print(
         f"verified chains: {result.verified}; kept by every stage: {result.kept} "
         f"(verified.jsonl); outcomes in {result.run_dir / 'filters.jsonl'}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,8 @@ class AnchorStage:
     source: str = "bank"  # where the anchors come from, for the record
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _vectors: np.ndarray | None = field(default=None, init=False, repr=False)
+    embed_seconds: float = field(default=0.0, init=False)  # time spent embedding chains (benchmarks)
+    search_seconds: float = field(default=0.0, init=False)  # and finding their nearest anchors
 
     name = "anchor"
     scope = Scope.CHAIN
@@ -140,7 +143,12 @@ class AnchorStage:
     def judge(self, groups: Sequence[Group]) -> list[list[StageOutcome]]:
         embedder, vectors = self._ready()
         chains = flatten(groups)
-        best, where = nearest(embedder.encode([c.completion for c in chains]), vectors)
+        t0 = time.perf_counter()
+        queries = embedder.encode([c.completion for c in chains])
+        t1 = time.perf_counter()
+        best, where = nearest(queries, vectors)
+        self.embed_seconds += t1 - t0
+        self.search_seconds += time.perf_counter() - t1
         lo, hi = self.band
         flat = []
         for chain, cosine, k in zip(chains, best.tolist(), where.tolist(), strict=True):

@@ -36,15 +36,31 @@ class StageReport:
     dropped: int
     judged: int  # judged in this call (the rest were on record)
     seconds: float
+    distribution: dict[str, Any] | None = None  # quantiles of the stage's score (cosine, confidence...)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "kept": self.kept,
             "dropped": self.dropped,
             "judged": self.judged,
             "settings_key": self.settings_key,
             "seconds": round(self.seconds, 3),
         }
+        return out | ({"distribution": self.distribution} if self.distribution else {})
+
+
+QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+
+
+def distribution(values: list[float]) -> dict[str, Any] | None:
+    """Quantiles of a stage's score over the run's verified chains (exact: sorted values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pick = [ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] for q in QUANTILES]
+    return {
+        "score_quantiles": {f"p{round(q * 100)}": round(v, 4) for q, v in zip(QUANTILES, pick, strict=True)}
+    }
 
 
 @dataclass(frozen=True)
@@ -149,13 +165,20 @@ def _run_stage(
         judged += len(records)
         on_progress(stage.name, judged, total)
     kept = dropped = 0
+    score = getattr(stage, "score", None)  # the detail a stage ranks chains by, when it has one
+    values: list[float] = []
     for pid, rows in index.offsets.items():
         for i, _ in rows:
-            if done[(pid, i, stage.name, key)].kept:
+            record = done[(pid, i, stage.name, key)]
+            if record.kept:
                 kept += 1
             else:
                 dropped += 1
-    return StageReport(stage.name, key, kept, dropped, judged, time.perf_counter() - t0)
+            value = record.details.get(score) if score else None
+            if isinstance(value, int | float):
+                values.append(float(value))
+    seconds = time.perf_counter() - t0
+    return StageReport(stage.name, key, kept, dropped, judged, seconds, distribution(values))
 
 
 def run_filters(
