@@ -94,6 +94,26 @@ def filter_command(
     print_filter_summary(result)
 
 
+def apply_filters(run_dir: Path, filters: str) -> FilterResult:
+    """The main job's ``--filters``: the same step on its run directory, every stage at its defaults
+    (``verify filter`` takes the stage options). Bad input exits 2, like ``verify filter``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        with console.status("filtering") as status:
+            result = filter_run(
+                run_dir,
+                parse_filters(filters),
+                FilterOptions(),
+                on_progress=lambda stage, done, total: status.update(f"{stage}: {done}/{total} chains"),
+            )
+    except InputError as e:
+        fail_input(e.messages)
+    except FileNotFoundError as e:
+        fail_input([str(e)])
+    print_filter_summary(result)
+    return result
+
+
 def print_filter_summary(result: FilterResult) -> None:
     table = Table(title=f"filters ({result.run_dir})")
     for column in ("stage", "kept", "dropped", "judged now", "seconds"):

@@ -34,7 +34,8 @@ class FilterOptions:
     near_threshold: float = 0.8
     anchor_file: Path | None = None
     band: tuple[float, float] = DEFAULT_BAND
-    critic: BackendSettings = field(default_factory=BackendSettings)
+    # float32: the critic's yes/no probabilities are its output; bfloat16 rounds them visibly
+    critic: BackendSettings = field(default_factory=lambda: BackendSettings(dtype="float32"))
     critic_models: tuple[str, ...] = ()
     critics: int = 1
     critic_threshold: float = DEFAULT_THRESHOLD
