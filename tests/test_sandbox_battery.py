@@ -613,12 +613,16 @@ def f():
         except OSError as e:
             return type(e).__name__
     z = next(int(p) for p in os.listdir('/proc') if p.isdigit() and open(f'/proc/{p}/comm').read().strip() == 'verifier-zygote')
+    def orphans(root):  # entries no live process's uid owns (the next spare makes its homes meanwhile)
+        names = os.listdir(root)
+        live = {os.stat(f'/proc/{p}').st_uid for p in os.listdir('/proc') if p.isdigit()}
+        return sorted(n for n in names if os.path.lexists(f'{root}/{n}') and os.lstat(f'{root}/{n}').st_uid not in live)
     seen = {'limits': [read(f'/proc/{p}/limits') for p in (1, z, os.getpid())],
             'nice': [open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[16] for p in (1, z, os.getpid())],
             'affinity': sorted(os.sched_getaffinity(0)),
             'umask': os.umask(0o077),
             'env': sorted((k, len(v) if k in ('HOME', 'TMPDIR') else v) for k, v in os.environ.items()),
-            'files': sorted(os.listdir('/tmp')) and len(os.listdir('/tmp')), 'shm': os.listdir('/dev/shm'),
+            'files': orphans('/tmp'), 'shm': orphans('/dev/shm'),
             'home': os.listdir('.'), 'memory_peak': read('/sys/fs/cgroup/memory.peak') + read('/sys/fs/cgroup/memory/memory.max_usage_in_bytes'),
             'cpu_stat': read('/sys/fs/cgroup/cpu.stat') + read('/sys/fs/cgroup/cpuacct/cpuacct.usage'), 'cwd_len': len(os.getcwd()),
             'procs': len([p for p in os.listdir('/proc') if p.isdigit()])}
