@@ -406,9 +406,10 @@ def f():
         return (int(p) in (1, os.getpid(), os.getppid()) or parent(p) == os.getpid()
                 or comm(p) in ('verifier-zygote', 'verifier-job')
                 or (comm(p) == 'candidate' and comm(parent(p)) == 'verifier-job'))
+    names = os.listdir('/tmp')  # first: the next spare may make its homes meanwhile
     pids = [p for p in os.listdir('/proc') if p.isdigit()]
     uids = {os.stat(f'/proc/{p}').st_uid for p in pids if ours(p)}  # and so their homes in /tmp
-    seen = [n for n in os.listdir('/tmp') if os.stat(f'/tmp/{n}').st_uid not in uids]
+    seen = [n for n in names if os.stat(f'/tmp/{n}').st_uid not in uids]
     seen += os.listdir('/dev/shm')
     procs = [p for p in pids if not ours(p)]
     return 1 if not seen and not procs else {'files': seen, 'procs': procs}
