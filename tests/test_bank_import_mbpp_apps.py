@@ -125,6 +125,14 @@ def _apps(io: Any, **fields: Any) -> str:
     return json.dumps({"problem_id": 1, "question": "q", "solutions": "[]", "input_output": io, **fields})
 
 
+APPS_IO = json.dumps({"inputs": ["1"], "outputs": ["1"]})
+
+
+def _contest(**fields: Any) -> str:
+    good = json.loads(CONTESTS.read_text().splitlines()[1])
+    return json.dumps({**good, **fields})
+
+
 @pytest.mark.parametrize(
     "fmt,line,message",
     [
@@ -180,8 +188,65 @@ def _apps(io: Any, **fields: Any) -> str:
         (
             "codecontests",
             json.dumps({"name": "x", "description": "d", "private_tests": {"input": [1], "output": ["1"]}}),
-            "input: expected a list of strings",
+            "private_tests.input: expected a list of strings",
         ),
+        # Every mistyped field of a CodeContests record is named (these were tracebacks once).
+        (
+            "codecontests",
+            _contest(time_limit={"seconds": "abc"}),
+            "time_limit.seconds: expected a number, got str",
+        ),
+        (
+            "codecontests",
+            _contest(time_limit={"seconds": [1]}),
+            "time_limit.seconds: expected a number, got list",
+        ),
+        (
+            "codecontests",
+            _contest(time_limit={"seconds": 1, "nanos": -5}),
+            "time_limit.nanos: expected a finite",
+        ),
+        ("codecontests", _contest(time_limit={"seconds": 10**400}), "time_limit.seconds: too large"),
+        ("codecontests", _contest(time_limit={"seconds": True}), "time_limit.seconds: expected a number"),
+        ("codecontests", _contest(time_limit=5), "time_limit: expected an object with seconds and nanos"),
+        ("codecontests", _contest(cf_tags=5), "cf_tags: expected a list of strings"),
+        ("codecontests", _contest(cf_tags=["dp", 3]), "cf_tags: expected a list of strings"),
+        (
+            "codecontests",
+            _contest(solutions={"language": 5, "solution": ["x"]}),
+            "solutions.language: expected a list of language ids",
+        ),
+        (
+            "codecontests",
+            _contest(solutions={"language": [3], "solution": 5}),
+            "solutions.solution: expected a list of strings",
+        ),
+        (
+            "codecontests",
+            _contest(solutions={"language": [3, 2], "solution": ["x"]}),
+            "solutions: 2 languages and 1 solutions",
+        ),
+        ("codecontests", _contest(solutions=["x"]), "solutions: expected an object"),
+        ("codecontests", _contest(memory_limit_bytes="64MB"), "memory_limit_bytes: expected an integer"),
+        ("codecontests", _contest(memory_limit_bytes=-1), "memory_limit_bytes: expected a size >= 0"),
+        ("codecontests", _contest(cf_rating=[800]), "cf_rating: expected an integer or a string, got list"),
+        ("codecontests", _contest(name=5), "name: expected a string, got int"),
+        ("codecontests", _contest(description=None), "description: expected a string"),
+        ("codecontests", _contest(public_tests="1"), "public_tests: expected an object"),
+        ("apps", _apps(APPS_IO, problem_id=[1]), "problem_id: expected an integer or a string, got list"),
+        ("apps", _apps(APPS_IO, difficulty=5), "difficulty: expected a string, got int"),
+        ("apps", _apps(APPS_IO, url=["x"]), "url: expected a string, got list"),
+        (
+            "mbpp",
+            _mbpp(test_list=["assert f(" + "-" * 30000 + "1) == 1"]),
+            "test_list.0: not valid Python: nested",
+        ),
+        (
+            "mbpp",
+            _mbpp(test_setup_code="x = " + "-" * 3000 + "1"),
+            "test_setup_code: not valid Python: nested",
+        ),
+        ("mbpp", _mbpp(test_list=["assert f(1) == 1\x00"]), "test_list.0: not valid Python"),
     ],
 )
 def test_bad_records_name_file_line_and_field(tmp_path: Path, fmt: str, line: str, message: str) -> None:
@@ -193,6 +258,24 @@ def test_bad_records_name_file_line_and_field(tmp_path: Path, fmt: str, line: st
     assert len(e.value.messages) == 1
     assert e.value.messages[0].startswith(f"{src}:3: {message}"), e.value.messages
     assert not (tmp_path / "out.jsonl").exists()  # nothing written
+
+
+def test_a_converter_gap_still_names_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The backstop for a field no helper checks: the record's error, with its line, not a traceback.
+    from verifier.banks import importers
+
+    def gap(index: int, r: dict[str, Any], options: ImportOptions) -> Any:
+        return {"a": 1}[r["key"]] if index else int(r["n"])
+
+    monkeypatch.setitem(importers.FORMATS, "mbpp", gap)
+    src = tmp_path / "src.jsonl"
+    src.write_text('{"n": "x"}\n{"key": "b"}\n')
+    problems, errors = convert("mbpp", src)
+    assert problems == []
+    assert errors == [
+        f"{src}:1: <record>: ValueError: invalid literal for int() with base 10: 'x'",
+        f"{src}:2: <record>: KeyError: 'b'",
+    ]
 
 
 def test_every_bad_record_is_reported_or_skipped(tmp_path: Path) -> None:
@@ -228,6 +311,25 @@ def test_cli_import_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
     done = run_verify("bank", "import", "mbpp", str(src), "-o", str(tmp_path / "out.jsonl"), timeout=120)
     assert done.returncode == 2
     assert f"{src}:1: text: missing field" in done.stderr and "Traceback" not in done.stderr
+    contests = tmp_path / "contests.jsonl"
+    contests.write_text(CONTESTS.read_text() + _contest(time_limit={"seconds": "abc"}, name="Z") + "\n")
+    bad = run_verify(
+        "bank", "import", "codecontests", str(contests), "-o", str(tmp_path / "c.jsonl"), timeout=120
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    lines = len(CONTESTS.read_text().splitlines())
+    assert f"{contests}:{lines + 1}: time_limit.seconds: expected a number, got str" in bad.stderr
+    skipped = run_verify(
+        "bank",
+        "import",
+        "codecontests",
+        str(contests),
+        "-o",
+        str(tmp_path / "c.jsonl"),
+        "--skip-invalid",
+        timeout=120,
+    )
+    assert skipped.returncode == 0 and f"wrote {lines} problems" in skipped.stdout, skipped.stderr
     missing = run_verify("bank", "import", "apps", str(tmp_path / "nope.jsonl"), "-o", "x.jsonl", timeout=120)
     assert missing.returncode == 2 and "nope.jsonl:0: <file>: cannot read" in missing.stderr
 

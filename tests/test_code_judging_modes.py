@@ -52,6 +52,8 @@ FLOAT = Comparison(mode="float")
         ("float", "007", "7", True),
         ("float", "-0", "0", True),
         ("float", "2", "2.0000001", True),  # an integer expected, a real printed: numbers
+        ("float", "1000000", "1000000.9", True),  # ... within the relative tolerance, as rcmp6
+        ("float", "2.0000001", "2", True),  # a real expected, an integer printed: the same
         ("float", "1e-7", "0", True),  # absolute tolerance near zero
         ("float", "abc", "ABC", False),
         ("float", "nan", "nan", True),
@@ -337,6 +339,67 @@ def test_judge_checker_reports(reports: list[Any], status: CodeStatus, rule: str
     verdict = _judge(CHECKED, *records)
     assert (verdict.status, verdict.rule) == (status, rule)
     assert reason in verdict.reason
+
+
+WA = {"checker": {"exit": 1, "message": "no"}}
+KILLED = {"checker": {"exit": 137, "message": ""}}  # the runner's kill at CHECKER_TIMEOUT_S
+BROKEN = {"checker": {"exit": 3, "message": "bad jury answer"}}
+CRASH = {"exit_code": 1, "stderr": "ValueError: x", "checker": {"exit": 0}}
+OK = {"checker": {"exit": 0, "message": ""}}
+
+
+@pytest.mark.parametrize(
+    "records,status,rule,reason",
+    [
+        # The candidate's fault on any case decides, whatever a broken or killed checker said elsewhere.
+        ([WA, KILLED], CodeStatus.WRONG, "cases", "1/3 cases passed; case 0: wrong answer (checker): no"),
+        ([KILLED, WA], CodeStatus.WRONG, "cases", "case 1: wrong answer (checker): no"),
+        ([BROKEN, WA], CodeStatus.WRONG, "cases", "case 1: wrong answer (checker): no"),
+        ([WA, BROKEN], CodeStatus.WRONG, "cases", "case 0: wrong answer (checker): no"),
+        ([BROKEN, CRASH], CodeStatus.RUNTIME_ERROR, "cases", "case 1: raised exit code 1: ValueError: x"),
+        ([WA, CRASH], CodeStatus.RUNTIME_ERROR, "cases", "case 1: raised exit code 1"),
+        ([{}, WA], CodeStatus.WRONG, "cases", "case 1: wrong answer (checker): no"),  # {}: no report
+        # A killed checker is the candidate's wrong answer: its output may be what made it slow.
+        (
+            [KILLED],
+            CodeStatus.WRONG,
+            "checker_timeout",
+            "case 0: wrong answer (checker killed by SIGKILL (exit 137) on this output)",
+        ),
+        ([BROKEN, KILLED], CodeStatus.WRONG, "checker_timeout", "case 1: wrong answer (checker killed"),
+        ([{"checker": {"exit": 143}}], CodeStatus.WRONG, "checker_timeout", "killed by SIGTERM (exit 143)"),
+        # Only when every failed case is the checker's own failure is nothing decided.
+        (
+            [BROKEN, {"checker": {"exit": 2, "message": "x"}}],
+            CodeStatus.SANDBOX_ERROR,
+            "checker_error",
+            "case 0: the problem's checker failed: exit 3: bad jury answer",
+        ),
+        ([{}, BROKEN], CodeStatus.SANDBOX_ERROR, "checker_error", "case 0: the problem's checker failed: no"),
+    ],
+)
+def test_the_candidates_fault_is_judged_before_the_checkers(
+    records: list[dict[str, Any]], status: CodeStatus, rule: str, reason: str
+) -> None:
+    tests = {**CHECKED, "cases": [{"stdout": str(i)} for i in range(3)]}
+    padded = [*records, *[OK] * (3 - len(records))]
+    verdict = _judge(tests, *padded)
+    assert (verdict.status, verdict.rule) == (status, rule)
+    assert reason in verdict.reason, verdict.reason
+
+
+def test_case_kinds_not_reason_texts_decide_the_verdict() -> None:
+    # A wrong answer whose reason happens to read like a crash or a broken checker is still wrong.
+    from verifier.code.judge import Case, CaseKind, _cases_status
+    from verifier.code.verdict import TestResult
+
+    wrong = Case(TestResult(0, False, "raised checker failed"), CaseKind.WRONG)
+    crash = Case(TestResult(1, False, "wrong answer"), CaseKind.CRASH)
+    broken = Case(TestResult(2, False, "raised"), CaseKind.CHECKER_FAILED)
+    assert _cases_status((wrong,))[::2] == (CodeStatus.WRONG, "cases")
+    assert _cases_status((broken, wrong))[::2] == (CodeStatus.WRONG, "cases")
+    assert _cases_status((wrong, crash))[::2] == (CodeStatus.RUNTIME_ERROR, "cases")
+    assert _cases_status((broken,))[::2] == (CodeStatus.SANDBOX_ERROR, "checker_error")
 
 
 def test_a_crashing_candidate_is_judged_before_the_checker() -> None:

@@ -13,8 +13,17 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from verifier.banks.sources import ImportOptions, SourceError, get, json_text, statement, string, string_list
-from verifier.code.program import defines, with_challenge
+from verifier.banks.sources import (
+    ImportOptions,
+    SourceError,
+    integer,
+    json_text,
+    number,
+    statement,
+    string,
+    string_list,
+)
+from verifier.code.program import PARSE_ERRORS, defines, with_challenge
 from verifier.schema import AssertTests, CallCase, CallTests, CodeLimits, CodeProblem, IOCase, IOTests
 
 
@@ -25,9 +34,7 @@ def mbpp(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
     tests in one namespace, so ``assert math.isclose(...)`` relied on the solution's ``import
     math``); ``challenge_test_list`` becomes the ``challenge`` module. The prompt is the MBPP
     paper's: the task text and the three tests, which fix the function's name and signature."""
-    task_id = get(r, "task_id")
-    if type(task_id) is not int:
-        raise SourceError("task_id", f"expected an integer, got {type(task_id).__name__}")
+    task_id = integer(r, "task_id")
     text = statement(r, "text")
     code = _lf(string(r, "code"))
     tests = [_lf(t).strip() for t in string_list(r, "test_list")]
@@ -61,7 +68,7 @@ def _imports_the_tests_use(code: str, tests: list[str], setup: str, entry: str) 
     code does not define (never the entry point: that is the candidate's)."""
     try:
         reference = ast.parse(code)
-    except SyntaxError:
+    except PARSE_ERRORS:
         return ""  # the self-check reports a reference that does not parse
     used = {n.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
     used -= {entry} | _bound(ast.parse(setup))
@@ -93,11 +100,20 @@ def _lf(text: str) -> str:
 
 
 def _parsed(code: str, field: str) -> str:
-    try:
-        ast.parse(code)
-    except SyntaxError as e:
-        raise SourceError(field, f"not valid Python: {e.msg} (line {e.lineno})") from None
+    _tree(code, field)
     return code
+
+
+def _tree(code: str, field: str) -> ast.Module:
+    try:
+        return ast.parse(code)
+    except SyntaxError as e:
+        line = f" (line {e.lineno})" if e.lineno else ""
+        raise SourceError(field, f"not valid Python: {e.msg}{line}") from None
+    except (MemoryError, RecursionError):
+        raise SourceError(field, "not valid Python: nested too deeply for the parser") from None
+    except PARSE_ERRORS as e:
+        raise SourceError(field, f"not valid Python: {str(e)[:200]}") from None
 
 
 def _check_module(asserts: list[str], field: str) -> str:
@@ -105,9 +121,9 @@ def _check_module(asserts: list[str], field: str) -> str:
     body = []
     for k, line in enumerate(asserts):
         try:
-            alone = ast.dump(ast.parse(line))
-        except SyntaxError as e:
-            raise SourceError(f"{field}.{k}", f"not valid Python: {e.msg}") from None
+            alone = ast.dump(_tree(line, f"{field}.{k}"))
+        except RecursionError:  # parsed, but too deep to compare with its indented form
+            raise SourceError(f"{field}.{k}", "nested too deeply") from None
         indented = "    " + line.replace("\n", "\n    ")
         # Indenting a multi-line string literal would change it: such a test runs as it was written.
         body.append(indented if _body_dump(indented) == alone else f"    exec({line!r}, globals())")
@@ -117,13 +133,11 @@ def _check_module(asserts: list[str], field: str) -> str:
 def _body_dump(indented: str) -> str | None:
     try:
         function = ast.parse(f"def check(candidate):\n{indented}\n").body[0]
-    except SyntaxError:
+        if not isinstance(function, ast.FunctionDef):
+            return None
+        return ast.dump(ast.Module(body=function.body, type_ignores=[]))
+    except PARSE_ERRORS:
         return None
-    return (
-        ast.dump(ast.Module(body=function.body, type_ignores=[]))
-        if isinstance(function, ast.FunctionDef)
-        else None
-    )
 
 
 _BUILTINS = frozenset(dir(builtins))
@@ -158,7 +172,11 @@ def apps(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
     with ``fn_name`` they are argument lists and return values (call style; a LeetCode-style
     ``class Solution`` method becomes the entry point ``Solution.<fn_name>``). The first of
     ``solutions`` is the reference."""
-    pid = r.get("problem_id", index)
+    pid = r.get("problem_id")
+    if pid is None:
+        pid = index
+    elif type(pid) not in (int, str):
+        raise SourceError("problem_id", f"expected an integer or a string, got {type(pid).__name__}")
     io = json_text(r, "input_output")
     if not isinstance(io, dict):
         raise SourceError("input_output", "expected an object with inputs and outputs")
@@ -202,9 +220,10 @@ def apps(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
         tests = IOTests(style="stdio", cases=cases_io, compare=options.compare)
         how = "Read the input from standard input and write the answer to standard output.\n"
     meta: dict[str, JsonValue] = {"source": "codeparrot/apps", "license": "MIT", "problem_id": pid}
-    for key in ("difficulty", "url"):
-        if isinstance(r.get(key), str):
-            meta[key] = r[key]
+    difficulty = string(r, "difficulty", default="")
+    for key, value in (("difficulty", difficulty), ("url", string(r, "url", default=""))):
+        if value:
+            meta[key] = value
     return CodeProblem(
         id=f"apps-{pid}",
         kind="code",
@@ -212,7 +231,7 @@ def apps(index: int, r: dict[str, Any], options: ImportOptions) -> CodeProblem:
         tests=tests,
         reference_solution=_lf(solutions[0]) if solutions else None,
         limits=_limits(APPS_CASE_TIMEOUT_S, len(inputs), None),
-        tags=[str(r["difficulty"])] if isinstance(r.get("difficulty"), str) else [],
+        tags=[difficulty] if difficulty else [],
         meta=meta,
     )
 
@@ -259,7 +278,7 @@ def codecontests(index: int, r: dict[str, Any], options: ImportOptions) -> CodeP
         tests = r.get(group) or {"input": [], "output": []}
         if not isinstance(tests, dict):
             raise SourceError(group, "expected an object with input and output lists")
-        ins, outs = string_list(tests, "input"), string_list(tests, "output")
+        ins, outs = string_list(tests, "input", where=group), string_list(tests, "output", where=group)
         if len(ins) != len(outs):
             raise SourceError(group, f"{len(ins)} inputs and {len(outs)} outputs")
         for stdin, stdout in zip(ins, outs, strict=True):
@@ -268,38 +287,67 @@ def codecontests(index: int, r: dict[str, Any], options: ImportOptions) -> CodeP
                 cases.append(IOCase(stdin=stdin, stdout=stdout))
     if not cases:
         raise SourceError("public_tests", "no tests in public_tests, private_tests or generated_tests")
-    limit = r.get("time_limit")
-    seconds = None
-    if isinstance(limit, dict):
-        seconds = float(limit.get("seconds") or 0) + float(limit.get("nanos") or 0) / 1e9
-    memory = r.get("memory_limit_bytes")
+    seconds = _time_limit(r)
+    memory = integer(r, "memory_limit_bytes", required=False)
+    if memory is not None and memory < 0:
+        raise SourceError("memory_limit_bytes", f"expected a size >= 0, got {memory}")
     meta: dict[str, JsonValue] = {"source": "deepmind/code_contests", "license": "CC-BY-4.0", "name": name}
     for key in ("difficulty", "cf_contest_id", "cf_index", "cf_rating"):
-        if isinstance(r.get(key), (int, str)):
-            meta[key] = r[key]
+        value = r.get(key)
+        if value is None:
+            continue
+        if type(value) not in (int, str):
+            raise SourceError(key, f"expected an integer or a string, got {type(value).__name__}")
+        meta[key] = value
     return CodeProblem(
         id="codecontests-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or str(index)),
         kind="code",
         prompt=statement(r, "description")
         + "\n\nRead the input from standard input and write the answer to standard output.\n",
         tests=IOTests(style="stdio", cases=cases, compare=options.compare),
-        reference_solution=_python3_solution(r.get("solutions")),
+        reference_solution=_python3_solution(r),
         limits=_limits(
             max(1.0, CONTEST_TIME_SCALE * seconds) if seconds else APPS_CASE_TIMEOUT_S,
             len(cases),
-            memory if isinstance(memory, int) and memory > 0 else None,
+            memory or None,  # 0: the source gives no limit
         ),
-        tags=[str(t) for t in r.get("cf_tags") or [] if isinstance(t, str)],
+        tags=string_list(r, "cf_tags", required=False),
         meta=meta,
     )
 
 
-def _python3_solution(solutions: Any) -> str | None:
-    if not isinstance(solutions, dict):
+def _time_limit(r: dict[str, Any]) -> float | None:
+    """``time_limit``: ``{"seconds": S, "nanos": N}`` (protobuf's Duration), or null for none."""
+    limit = r.get("time_limit")
+    if limit is None:
         return None
-    languages, programs = solutions.get("language") or [], solutions.get("solution") or []
-    for language, program in zip(languages, programs, strict=False):
-        if language in PYTHON3 and isinstance(program, str):
+    if not isinstance(limit, dict):
+        raise SourceError(
+            "time_limit", f"expected an object with seconds and nanos, got {type(limit).__name__}"
+        )
+    seconds = number(limit, "seconds", where="time_limit", default=0.0)
+    return seconds + number(limit, "nanos", where="time_limit", default=0.0) / 1e9
+
+
+def _python3_solution(r: dict[str, Any]) -> str | None:
+    """The first Python 3 program of ``solutions`` (``language`` ids and ``solution`` texts, side by
+    side), or None."""
+    solutions = r.get("solutions")
+    if solutions is None:
+        return None
+    if not isinstance(solutions, dict):
+        raise SourceError(
+            "solutions",
+            f"expected an object with language and solution lists, got {type(solutions).__name__}",
+        )
+    languages = solutions.get("language") or []
+    if not isinstance(languages, list) or not all(type(v) in (int, str) for v in languages):
+        raise SourceError("solutions.language", "expected a list of language ids (integers or names)")
+    programs = string_list(solutions, "solution", required=False, where="solutions")
+    if len(languages) != len(programs):
+        raise SourceError("solutions", f"{len(languages)} languages and {len(programs)} solutions")
+    for language, program in zip(languages, programs, strict=True):
+        if language in PYTHON3:
             return _lf(program)
     return None
 

@@ -112,6 +112,10 @@ def converted(
                 yield record.line, None, [f"{where}: {e.field}: {e}"]
             except ValidationError as e:  # the converted problem breaks the bank schema
                 yield record.line, None, format_validation_error(src, record.line, e)
+            except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as e:
+                # A field no helper checked (a converter's gap): still this record's error, named
+                # by its line, never a traceback that loses the other records' errors.
+                yield record.line, None, [f"{where}: <record>: {type(e).__name__}: {str(e)[:300]}"]
 
 
 def convert(fmt: str, src: Path, options: ImportOptions = DEFAULT_OPTIONS) -> tuple[list[Problem], list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,15 @@ class ImportOptions:
 DEFAULT_OPTIONS = ImportOptions()
 
 
-def get(r: dict[str, Any], key: str) -> Any:
+def get(r: dict[str, Any], key: str, *, where: str = "") -> Any:
+    """``r[key]``. ``where``: the path of ``r`` in the record (``time_limit``), for the field's name."""
     if key not in r:
-        raise SourceError(key, "missing field")
+        raise SourceError(_name(where, key), "missing field")
     return r[key]
+
+
+def _name(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
 
 
 def string(r: dict[str, Any], key: str, default: str | None = None) -> str:
@@ -65,11 +71,39 @@ def statement(r: dict[str, Any], key: str) -> str:
     return value
 
 
-def string_list(r: dict[str, Any], key: str, *, required: bool = True) -> list[str]:
-    value = get(r, key) if required else (r.get(key) or [])
+def string_list(r: dict[str, Any], key: str, *, required: bool = True, where: str = "") -> list[str]:
+    value = get(r, key, where=where) if required else (r.get(key) or [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SourceError(key, "expected a list of strings")
+        raise SourceError(_name(where, key), "expected a list of strings")
     return value
+
+
+def integer(r: dict[str, Any], key: str, *, required: bool = True, where: str = "") -> int | None:
+    """An integer field (not a bool, not a float); when not required, missing or null is None."""
+    value = get(r, key, where=where) if required else r.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not int:
+        raise SourceError(_name(where, key), f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def number(r: dict[str, Any], key: str, *, where: str = "", default: float | None = None) -> float:
+    """A finite, non-negative number (an integer or a real; not a bool, not a string); with a
+    default, a missing or null field gives the default."""
+    value = get(r, key, where=where) if default is None else r.get(key)
+    if value is None and default is not None:
+        return default
+    name = _name(where, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SourceError(name, f"expected a number, got {type(value).__name__}")
+    try:
+        result = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise SourceError(name, "too large") from None
+    if not (math.isfinite(result) and result >= 0):
+        raise SourceError(name, f"expected a finite number >= 0, got {value!r}")
+    return result
 
 
 def json_text(r: dict[str, Any], key: str, default: Any = None) -> Any:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import collections
 import math
 import signal
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from sandboxes.protocol import JobResult
@@ -111,7 +113,7 @@ def judge(result: JobResult, tests: CodeTests, code: str) -> CodeVerdict:
         )
     else:
         cases = tuple(_stdio_case(i, c, tests, _case_record(result, i)) for i, c in enumerate(tests.cases))
-    return verdict(*_cases_status(cases, result), cases)
+    return verdict(*_cases_status(cases), tuple(c.result for c in cases))
 
 
 def _infrastructure_and_limits(result: JobResult) -> tuple[CodeStatus, str, str] | None:
@@ -174,18 +176,41 @@ def _assert(records: list[dict[str, Any]]) -> tuple[CodeStatus, str, str, tuple[
     )
 
 
+class CaseKind(str, Enum):
+    """What decided one stdio or call-style case. The verdict is built from these kinds, never from
+    the wording of a case's reason."""
+
+    PASSED = "passed"
+    WRONG = "wrong"  # a wrong output or return value, or the checker's wrong-answer exit
+    CRASH = "crash"  # the candidate's process failed during the case
+    # The checker was killed (by our time limit or a signal): the candidate's output may be what
+    # made it slow, so it is the candidate's wrong answer, not the problem's bug.
+    CHECKER_KILLED = "checker_killed"
+    CHECKER_FAILED = "checker_failed"  # the problem's checker is broken: nothing is decided
+
+
+@dataclass(frozen=True)
+class Case:
+    result: TestResult
+    kind: CaseKind
+
+
+def _case(index: int, kind: CaseKind, reason: str = "", seconds: Any = None) -> Case:
+    return Case(TestResult(index, kind is CaseKind.PASSED, reason, seconds), kind)
+
+
 def _case_record(result: JobResult, index: int) -> dict[str, Any] | None:
     return next((r for r in result.records if r.get("case") == index), None)
 
 
-def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> TestResult:
+def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> Case:
     if record is None:
-        return TestResult(index, False, "no result")
+        return _case(index, CaseKind.WRONG, "no result")
     seconds = record.get("seconds")
     if "error" in record:
-        return TestResult(index, False, f"raised {_err(record)}", seconds)
+        return _case(index, CaseKind.CRASH, f"raised {_err(record)}", seconds)
     if "bad_value" in record:
-        return TestResult(index, False, f"wrong type: {record['bad_value']}", seconds)
+        return _case(index, CaseKind.WRONG, f"wrong type: {record['bad_value']}", seconds)
     try:
         actual = decode(record.get("value"))
     except (
@@ -197,71 +222,90 @@ def _call_case(index: int, expected: Any, record: dict[str, Any] | None) -> Test
         ArithmeticError,
         RecursionError,
     ) as e:
-        return TestResult(index, False, f"wrong type: malformed value ({str(e)[:100]})", seconds)
+        return _case(index, CaseKind.WRONG, f"wrong type: malformed value ({str(e)[:100]})", seconds)
     if json_equal(expected, actual):
-        return TestResult(index, True, "", seconds)
-    return TestResult(index, False, f"expected {_short(expected)}, got {_short(actual)}", seconds)
+        return _case(index, CaseKind.PASSED, "", seconds)
+    return _case(index, CaseKind.WRONG, f"expected {_short(expected)}, got {_short(actual)}", seconds)
 
 
-def _first_pass(results: list[TestResult]) -> TestResult:
+def _first_pass(results: list[Case]) -> Case:
     """A case with several accepted values: the first that passed, else the primary's failure."""
-    return next((r for r in results if r.passed), results[0])
+    return next((r for r in results if r.kind is CaseKind.PASSED), results[0])
 
 
-def _stdio_case(index: int, case: IOCase, tests: IOTests, record: dict[str, Any] | None) -> TestResult:
+def _stdio_case(index: int, case: IOCase, tests: IOTests, record: dict[str, Any] | None) -> Case:
     if record is None:
-        return TestResult(index, False, "no result")
+        return _case(index, CaseKind.WRONG, "no result")
     seconds = record.get("seconds")
     if record.get("signal"):
-        return TestResult(index, False, f"raised killed by signal {_signame(record['signal'])}", seconds)
+        return _case(index, CaseKind.CRASH, f"raised killed by signal {_signame(record['signal'])}", seconds)
     if record.get("exit_code"):
         tail = str(record.get("stderr", "")).strip().splitlines()[-1:] or [""]
-        return TestResult(index, False, f"raised exit code {record['exit_code']}: {tail[0][:200]}", seconds)
+        return _case(
+            index, CaseKind.CRASH, f"raised exit code {record['exit_code']}: {tail[0][:200]}", seconds
+        )
     if "error" in record:  # no exit status: the candidate's process went away during the case
-        return TestResult(index, False, f"raised {_err(record)}", seconds)
+        return _case(index, CaseKind.CRASH, f"raised {_err(record)}", seconds)
     if tests.checker is not None:
         return _checked_case(index, record.get("checker"), seconds)
     output = str(record.get("stdout", ""))
     where = mismatch_any([case.stdout, *case.alternatives], output, comparison_for(tests))
     if where is None:
-        return TestResult(index, True, "", seconds)
-    return TestResult(index, False, f"expected {_short(case.stdout)}, got {_short(output)}: {where}", seconds)
-
-
-CHECKER_FAILED = "checker failed"
-
-
-def _checked_case(index: int, report: Any, seconds: Any) -> TestResult:
-    """The trusted checker's verdict on one case: exit 0 accepted, 1 wrong answer, else the checker
-    itself failed (the problem's fault, not the candidate's: undecided, like broken tests)."""
-    if not isinstance(report, dict) or type(report.get("exit")) is not int:
-        return TestResult(index, False, f"{CHECKER_FAILED}: no checker result for this case", seconds)
-    message = str(report.get("message", ""))[:200]
-    if report["exit"] == 0:
-        return TestResult(index, True, message, seconds)
-    if report["exit"] == 1:
-        return TestResult(index, False, f"wrong answer (checker): {message}".rstrip(": "), seconds)
-    return TestResult(
-        index, False, f"{CHECKER_FAILED}: exit {report['exit']}: {message}".rstrip(": "), seconds
+        return _case(index, CaseKind.PASSED, "", seconds)
+    return _case(
+        index, CaseKind.WRONG, f"expected {_short(case.stdout)}, got {_short(output)}: {where}", seconds
     )
 
 
-def _cases_status(cases: tuple[TestResult, ...], result: JobResult) -> tuple[CodeStatus, str, str]:
-    failed = [c for c in cases if not c.passed]
-    if not failed:
-        return CodeStatus.PASS, f"{len(cases)}/{len(cases)} cases passed", "cases"
-    first = failed[0]
-    summary = f"{len(cases) - len(failed)}/{len(cases)} cases passed; case {first.index}: {first.reason}"
-    broken = next((c for c in failed if c.reason.startswith(CHECKER_FAILED)), None)
-    if broken is not None:
-        return (
-            CodeStatus.SANDBOX_ERROR,
-            f"case {broken.index}: the problem's {broken.reason}",
-            "checker_error",
+# A status the runner gives a checker that a signal ended (128 + the signal): ours at its time
+# limit (SIGKILL, 137), or the kernel's.
+CHECKER_SIGNALLED = 128
+
+
+def _checked_case(index: int, report: Any, seconds: Any) -> Case:
+    """The trusted checker's verdict on one case: exit 0 accepted, 1 wrong answer, killed (>= 128)
+    a wrong answer too (the output may be what made it slow), any other exit the checker itself
+    failed (the problem's fault, not the candidate's: undecided, like broken tests)."""
+    if not isinstance(report, dict) or type(report.get("exit")) is not int:
+        return _case(
+            index, CaseKind.CHECKER_FAILED, "checker failed: no checker result for this case", seconds
         )
-    if any(c.reason.startswith("raised") for c in failed):
-        return CodeStatus.RUNTIME_ERROR, summary, "cases"
-    return CodeStatus.WRONG, summary, "cases"
+    code, message = report["exit"], str(report.get("message", ""))[:200]
+    if code == 0:
+        return _case(index, CaseKind.PASSED, message, seconds)
+    if code == 1:
+        return _case(index, CaseKind.WRONG, f"wrong answer (checker): {message}".rstrip(": "), seconds)
+    if code >= CHECKER_SIGNALLED:
+        killed = f"checker killed by {_signame(code - CHECKER_SIGNALLED)} (exit {code}) on this output"
+        return _case(
+            index, CaseKind.CHECKER_KILLED, f"wrong answer ({killed}): {message}".rstrip(": "), seconds
+        )
+    return _case(
+        index, CaseKind.CHECKER_FAILED, f"checker failed: exit {code}: {message}".rstrip(": "), seconds
+    )
+
+
+# The candidate's fault first: a crash or a wrong answer on any case decides the verdict, whatever
+# a broken checker said on another; only when every failed case is the checker's own failure is
+# nothing decided. (status, rule) per kind, in that order.
+_DECIDING: tuple[tuple[CaseKind, CodeStatus, str], ...] = (
+    (CaseKind.CRASH, CodeStatus.RUNTIME_ERROR, "cases"),
+    (CaseKind.WRONG, CodeStatus.WRONG, "cases"),
+    (CaseKind.CHECKER_KILLED, CodeStatus.WRONG, "checker_timeout"),
+)
+
+
+def _cases_status(cases: tuple[Case, ...]) -> tuple[CodeStatus, str, str]:
+    failed = [c for c in cases if c.kind is not CaseKind.PASSED]
+    passed = f"{len(cases) - len(failed)}/{len(cases)} cases passed"
+    if not failed:
+        return CodeStatus.PASS, passed, "cases"
+    for kind, status, rule in _DECIDING:
+        first = next((c.result for c in failed if c.kind is kind), None)
+        if first is not None:
+            return status, f"{passed}; case {first.index}: {first.reason}", rule
+    broken = failed[0].result  # every failed case is CHECKER_FAILED
+    return CodeStatus.SANDBOX_ERROR, f"case {broken.index}: the problem's {broken.reason}", "checker_error"
 
 
 def _err(record: dict[str, Any]) -> str:

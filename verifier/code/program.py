@@ -12,12 +12,16 @@ from verifier.schema import AssertTests, CallTests, CodeProblem, IOTests
 
 OUTPUT_LIMIT = 1 << 20
 
+# What ``ast.parse`` raises on text that is not a program it can hold: bad syntax, NUL bytes, and
+# nesting too deep for the parser's stack (MemoryError) or for the compiler (RecursionError).
+PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
+
 
 def defines(code: str, name: str) -> bool:
     """Whether ``code`` parses and binds ``name`` at top level (def, class, assignment or import)."""
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+    except PARSE_ERRORS:
         return False
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
@@ -36,7 +40,7 @@ def defines(code: str, name: str) -> bool:
 def parses(code: str) -> bool:
     try:
         ast.parse(code)
-    except SyntaxError:
+    except PARSE_ERRORS:
         return False
     return True
 

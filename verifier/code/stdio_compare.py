@@ -9,8 +9,11 @@ Modes (``IOTests.compare``):
   the start and end (what most judges call an exact comparison);
 - ``tokens``: the whitespace-separated tokens are equal (any amount and kind of whitespace);
 - ``float``: tokens; where both tokens are numbers they match within an absolute *or* relative
-  tolerance (relative to the expected value, as Codeforces' testlib checkers do). Two integers are
-  compared exactly, so a tolerance never accepts a wrong count; everything else is compared as text;
+  tolerance (relative to the expected value, as Codeforces' testlib checkers do), an integer
+  against a real included (``1000000`` accepts ``1000000.9``, as ``rcmp6`` does). Only when both
+  tokens are integers are they compared exactly (stricter than ``rcmp6``, which reads them as
+  doubles), so a tolerance never accepts a wrong count printed as an integer; everything else is
+  compared as text;
 - ``case-insensitive``: tokens, compared after Unicode case folding ("YES" == "yes").
 """
 
