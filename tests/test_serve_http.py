@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -156,14 +157,21 @@ def test_a_body_over_the_limit_is_a_413_as_json():
     with serving(config=ServeConfig(max_body_bytes=1000)) as srv:
         status, body = post(srv.url, {"query": ["x" * 2000], "labels": ["1"]})
         assert status == 413 and "body over 1000 bytes" in body["error"]
-        chunked = urllib.request.Request(  # no Content-Length: counted as it streams
-            srv.url + "/get_reward",
-            data=iter([b'{"query": ["', b"x" * 2000, b'"], "labels": ["1"]}']),
-            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        # Chunked (no Content-Length: counted as it streams), sent in one write so that the server's
+        # early answer cannot race the rest of the body.
+        chunks = [b'{"query": ["', b"x" * 2000 + b'"], "labels": ["1"]}']
+        body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+        head = (
+            b"POST /get_reward HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         )
-        with pytest.raises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(chunked, timeout=60)
-        assert e.value.code == 413 and "body over" in json.loads(e.value.read())["error"]
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as conn:
+            conn.sendall(head + body)
+            raw = b""
+            while chunk := conn.recv(65536):
+                raw += chunk
+        status_line, _, rest = raw.partition(b"\r\n")
+        assert b" 413 " in status_line, raw
+        assert "body over" in json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
         assert post(srv.url, REQUEST)[1]["rewards"] == [1.0, 0.0, 0.0]
 
 

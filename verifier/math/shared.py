@@ -39,7 +39,10 @@ from verifier.math.verdict import MathStatus
 log = logging.getLogger("verifier.math")
 
 DEFAULT_IDLE_EXIT_S = 600.0
-DEFAULT_WAIT_S = 60.0  # for a free worker of the server: the reward core's batch deadline
+DEFAULT_WAIT_S = 60.0
+# A request whose connection fails is sent again on a new connection (starting a new server if
+# the old one is gone): comparisons are pure, so a repeat is harmless.
+_ATTEMPTS = 3  # for a free worker of the server: the reward core's batch deadline
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -122,16 +125,16 @@ class SharedMathPool(MathPool):
                     f"the math server did not start (exit {proc.poll()}) within {self.start_timeout_s:g} s"
                 )
 
-    def _take_conn(self, *, fresh: bool = False) -> tuple[socket.socket, bool]:
-        """An idle connection (and True), or a new one (a thread holds it for one request, then
-        puts it back)."""
+    def _take_conn(self, *, fresh: bool = False) -> socket.socket:
+        """An idle connection (unless ``fresh``), or a new one; a thread holds it for one request,
+        then puts it back."""
         with self._lock:
             if self._free and not fresh:
-                return self._free.pop(), True
+                return self._free.pop()
         sock = self._connect()
         with self._lock:
             self._conns.add(sock)
-        return sock, False
+        return sock
 
     def _put_conn(self, sock: socket.socket) -> None:
         with self._lock:
@@ -148,7 +151,7 @@ class SharedMathPool(MathPool):
     # -- MathPool interface -----------------------------------------------------------------------
     def start(self) -> SharedMathPool:
         self._ensure_open()
-        self._put_conn(self._take_conn()[0])
+        self._put_conn(self._take_conn())
         return self
 
     def run(self, task: dict[str, str], *, timeout_s: float, wait_s: float | None = None) -> Decision:
@@ -157,9 +160,11 @@ class SharedMathPool(MathPool):
         request = (json.dumps({**task, "timeout_s": timeout_s, "wait_s": wait}) + "\n").encode()
         # The server answers within wait + its own caps; a worker start there is bounded apart.
         budget_s = wait + timeout_s * WALL_FACTOR + WALL_SLACK_S + self.start_timeout_s
-        for attempt in range(2):
+        for attempt in range(_ATTEMPTS):
+            if attempt:
+                time.sleep(0.2 * attempt)  # a server being killed may still accept a connection
             try:
-                sock, reused = self._take_conn(fresh=attempt > 0)
+                sock = self._take_conn(fresh=attempt > 0)
             except OSError as e:
                 return Decision(MathStatus.ERROR, "worker-start", f"no math server: {e}")
             try:
@@ -171,8 +176,8 @@ class SharedMathPool(MathPool):
                     return Decision(
                         MathStatus.ERROR, "closed", "the math pool was closed before the task finished"
                     )
-                if reused:
-                    continue  # an idle connection to a server that has gone since: once more, anew
+                if attempt + 1 < _ATTEMPTS:
+                    continue  # the server has gone (an idle connection to it, or one it died under)
                 return Decision(
                     MathStatus.ERROR, "worker", f"math server connection failed ({type(e).__name__}: {e})"
                 )
@@ -184,7 +189,7 @@ class SharedMathPool(MathPool):
             return Decision(
                 MathStatus(answer["status"]), answer.get("rule") or "worker", answer.get("reason", "")
             )
-        raise AssertionError("unreachable: the second attempt uses a fresh connection")
+        raise AssertionError("unreachable: the last attempt returns")
 
     @staticmethod
     def _read_line(sock: socket.socket, deadline: float) -> bytes | None:
