@@ -118,3 +118,42 @@ def test_perplexity_band_from_references_drops_loops_and_garbage(perplexity, ban
     assert not noise.kept and "above" in noise.reason and noise.details["perplexity"] > hi
     refs = perplexity.reference_perplexities
     assert min(refs) <= kept.details["perplexity"] * 3 and max(refs) >= kept.details["perplexity"] / 3
+
+
+def test_cli_all_five_stages_on_a_real_run(embedded_model_path, tmp_path):
+    """`verify --responses` (real checker) then `verify filter` with every stage, real models."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    bank_path = REPO / "problem_banks" / "gsm8k-test.jsonl"
+    rows = [json.loads(line) for line, _ in zip(bank_path.open(encoding="utf-8"), range(3), strict=False)]
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(
+        "".join(json.dumps({"problem_id": r["id"], "completion": r["solution"]}) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def verify(*args: object) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "verifier.cli.main", *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=1200)
+
+    done = verify("--bank", bank_path, "--responses", responses, "--limit", 3, "--out", run)
+    assert done.returncode == 0, done.stderr
+    stages = "arithmetic,dedup,anchor,critic,perplexity"
+    done = verify("filter", run, "--filters", stages, "--critics", "2", "--perplexity-refs", "8")
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert list(summary["filters"]) == stages.split(",")
+    for counts in summary["filters"].values():
+        assert counts["kept"] + counts["dropped"] == 3
+    # the references themselves: arithmetic keeps them, the anchor finds each its own reference (a copy)
+    assert summary["filters"]["arithmetic"]["kept"] == 3
+    assert summary["filters"]["anchor"]["dropped"] == 3
+    records = [json.loads(line) for line in (run / "filters.jsonl").read_text().splitlines()]
+    critic = [r for r in records if r["stage"] == "critic"]
+    assert all(len(r["details"]["critics"]) == 2 for r in critic)
+    assert summary["kept_after_filters"] == 0 == len((run / "verified.jsonl").read_text().splitlines())
