@@ -6,11 +6,14 @@ timings aside): the driver keeps the journal, actors only move where the steps r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,31 +62,68 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _gcs_listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="module")
 def ray_head():
-    """A one-node Ray cluster on 127.0.0.1 for this module, stopped afterwards."""
+    """A one-node Ray cluster on 127.0.0.1 for this module. Its processes run in a session of their
+    own, which teardown ends: no other Ray on the machine is touched (no `ray stop`)."""
     try:
         import ray  # noqa: F401
     except ImportError:
         require(False, "Ray is not installed (the ray extra)")
     ray_bin = Path(sys.executable).with_name("ray")
     port = _free_port()
-    env = {**os.environ, **RAY_ENV}
     start = [
-        str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+        str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
     ]  # fmt: skip
-    subprocess.run(start, env=env, check=True, capture_output=True, timeout=180)
+    head = subprocess.Popen(
+        start,
+        env={**os.environ, **RAY_ENV},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+        deadline = time.monotonic() + 180
+        while not _gcs_listening(port):
+            assert head.poll() is None, f"ray start exited with {head.returncode}"
+            assert time.monotonic() < deadline, "the Ray head did not start within 180 s"
+            time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, sig)
+            try:
+                head.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):  # workers the raylet left in the session
+            os.killpg(head.pid, signal.SIGKILL)
 
 
-def _verify(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def mixed_bank(tmp_path_factory) -> Path:
+    """Two math problems and one code problem: checks on actors use their math and sandbox pools."""
+    banks = REPO / "problem_banks"
+    lines = (banks / "gsm-style.jsonl").read_text().splitlines()[:2]
+    lines += (banks / "code-style.jsonl").read_text().splitlines()[:1]
+    path = tmp_path_factory.mktemp("bank") / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _verify(bank: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     cmd = [
-        sys.executable, "-m", "verifier.cli.main", "--bank", str(REPO / "problem_banks" / "gsm-style.jsonl"),
-        "--limit", "3", "--samples", "2", "--max-new-tokens", "48", "--seed", "5", "--out", str(out), *extra,
+        sys.executable, "-m", "verifier.cli.main", "--bank", str(bank),
+        "--samples", "2", "--max-new-tokens", "48", "--seed", "5", "--out", str(out), *extra,
     ]  # fmt: skip
     env = {**os.environ, **RAY_ENV, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
@@ -94,38 +134,49 @@ def _records(out: Path) -> list[dict]:
     for r in rows:
         for k in TIMING:
             r.pop(k, None)
+        r["verdict"].get("details", {}).pop("timings", None)  # the sandbox's own timings
     return sorted(rows, key=lambda r: (r["problem_id"], r["sample_index"]))
 
 
-def _same_run_twice(tmp_path: Path, ray_address: str, *backend: str, resume: bool = False) -> None:
-    local = _verify(tmp_path / "local", *backend)
+def _same_run_twice(
+    bank: Path, tmp_path: Path, ray_address: str, *backend: str, resume: bool = False
+) -> None:
+    local = _verify(bank, tmp_path / "local", *backend)
     assert local.returncode == 0, local.stderr[-3000:]
-    on_ray = _verify(tmp_path / "ray", *backend, "--ray", ray_address)
+    on_ray = _verify(bank, tmp_path / "ray", *backend, "--ray", ray_address)
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
     a, b = _records(tmp_path / "local"), _records(tmp_path / "ray")
     assert len(a) == 6
     assert a == b
+    assert {r["kind"] for r in a} == {"math", "code"}
+    assert all(r["verdict"]["status"] not in ("error", "sandbox_error") for r in a)  # all decided
     summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
     assert summary["samples"] == 6
     if not resume:
         return
     # The Ray run resumes like a local one: a rerun on the same directory generates nothing new.
-    again = _verify(tmp_path / "ray", *backend, "--ray", ray_address)
+    again = _verify(bank, tmp_path / "ray", *backend, "--ray", ray_address)
     assert again.returncode == 0, again.stderr[-3000:]
     assert _records(tmp_path / "ray") == b
 
 
 @pytest.mark.model
+@pytest.mark.docker
 @pytest.mark.slow
-def test_ray_run_equals_local_run_transformers(tmp_path: Path, ray_head: str, embedded_model_path) -> None:
-    _same_run_twice(tmp_path, ray_head, "--dtype", "float32", resume=True)
+def test_ray_run_equals_local_run_transformers(
+    tmp_path: Path, ray_head: str, mixed_bank: Path, embedded_model_path, sandbox_pool
+) -> None:
+    _same_run_twice(mixed_bank, tmp_path, ray_head, "--dtype", "float32", resume=True)
 
 
 @pytest.mark.model
+@pytest.mark.docker
 @pytest.mark.slow
-def test_ray_run_equals_local_run_vllm(tmp_path: Path, ray_head: str, embedded_model_path) -> None:
+def test_ray_run_equals_local_run_vllm(
+    tmp_path: Path, ray_head: str, mixed_bank: Path, embedded_model_path, sandbox_pool
+) -> None:
     require(VLLM_PYTHON.exists(), "vLLM is not installed: bash scripts/vllm_env.sh")
-    _same_run_twice(tmp_path, ray_head, "--backend", "vllm")
+    _same_run_twice(mixed_bank, tmp_path, ray_head, "--backend", "vllm")
 
 
 @pytest.mark.parametrize("kind", ["math", "code"])

@@ -225,6 +225,8 @@ def _job_options(
     except ValueError as e:  # "field: why; field: why" -> one message per option
         errors.extend(f"--{part.strip().replace('_', '-', 2)}" for part in str(e).split(";"))
         sampling_value = Sampling()
+    if ray is not None and not ray.strip():
+        errors.append("--ray: 'auto' or HOST:PORT of the cluster's head")
     if ray is None and ray_generation_actors is not None:
         errors.append("--ray-generation-actors: only with --ray")
     if ray is not None and rest["responses"] is not None:
@@ -243,7 +245,11 @@ def _job_options(
         sft_format=sft_format,
         resources=ResourceSettings(runtime=runtime),
         executor=ExecutorSettings(check_threads=check_threads, queue_size=queue_size),
-        ray=None if ray is None else RaySettings(address=ray, generation_actors=ray_generation_actors),
+        ray=None
+        if ray is None
+        else RaySettings(
+            address=ray.strip(), generation_actors=ray_generation_actors, check_concurrency=check_threads
+        ),
     )
 
 

@@ -39,6 +39,8 @@ class RaySettings:
     address: str  # "auto" (the cluster this machine belongs to) or HOST:PORT of its head
     generation_actors: int | None = None  # None: one per GPU in the cluster, or one without GPUs
     check_concurrency: int = 8  # checks each checking actor runs at once
+    start_timeout_s: float = 900.0  # actors placed and their engines loaded
+    check_timeout_s: float = 900.0  # one check on an actor (a code job's limit is at most 300 s)
     namespace: str = "verifier"
 
     def __post_init__(self) -> None:
@@ -48,6 +50,8 @@ class RaySettings:
             raise ValueError(f"generation_actors: must be >= 1, got {self.generation_actors}")
         if self.check_concurrency < 1:
             raise ValueError(f"check_concurrency: must be >= 1, got {self.check_concurrency}")
+        if not (self.start_timeout_s > 0 and self.check_timeout_s > 0):
+            raise ValueError("start_timeout_s and check_timeout_s must be positive")
 
 
 def _import_ray() -> Any:
@@ -135,16 +139,26 @@ class RayGenerator:
 
     def __init__(self, ray: Any, backend: BackendSettings, settings: RaySettings):
         self._ray = ray
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        count = settings.generation_actors or max(1, gpus)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
         per_actor_gpus = backend.tensor_parallel_size if gpus else 0
+        count = settings.generation_actors or max(1, gpus // max(1, per_actor_gpus))
+        need, have = (count * per_actor_gpus, gpus) if gpus else (count, int(resources.get("CPU", 0)))
+        if need > have:  # Ray would wait for ever for resources that are not there
+            unit = "GPUs" if gpus else "CPUs"
+            raise InputError([f"--ray: {count} generation actors need {need} {unit}, the cluster has {have}"])
         # A lost actor is restarted and its call retried: a sample depends only on its prompt and seed.
         actor = ray.remote(
             num_gpus=per_actor_gpus, num_cpus=0 if gpus else 1, max_restarts=2, max_task_retries=2
         )(_GenerationActor)
         self._actors = [actor.remote(backend) for _ in range(count)]
         try:
-            described = ray.get([a.describe.remote() for a in self._actors])
+            described = ray.get([a.describe.remote() for a in self._actors], timeout=settings.start_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise InputError(
+                [f"--ray: the generation actors were not ready within {settings.start_timeout_s:.0f} s"]
+            ) from None
         except ray.exceptions.RayError as e:
             self.close()
             raise InputError(
@@ -199,6 +213,7 @@ class RayChecker:
             for node in nodes
         ]
         self.concurrency = settings.check_concurrency * len(self._actors)
+        self._timeout_s = settings.check_timeout_s
         self._next = itertools.cycle(range(len(self._actors)))
         self._lock = threading.Lock()
 
@@ -210,7 +225,9 @@ class RayChecker:
         with self._lock:
             actor = self._actors[next(self._next)]
         try:
-            record: ChainRecord = self._ray.get(actor.check.remote(item))
+            record: ChainRecord = self._ray.get(actor.check.remote(item), timeout=self._timeout_s)
+        except self._ray.exceptions.GetTimeoutError:
+            return undecided_record(item, f"ray checking actor: no verdict within {self._timeout_s:.0f} s")
         except self._ray.exceptions.RayError as e:
             return undecided_record(item, f"ray checking actor: {_first_line(e)}")
         return record
