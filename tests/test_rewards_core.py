@@ -85,6 +85,9 @@ def test_unreadable_completion_is_bad_input(completion):
         ("Q: 1+1?\nA: #### 2", "Q: 1+1?\n", "A: #### 2"),
         ("<s>Q: 1+1? #### 2", "Q: 1+1?", " #### 2"),  # a token the tokenizer added in front
         ("no prompt here", None, "no prompt here"),
+        # Decoding the prompt's tokens again gave other spaces (SentencePiece): whitespace is ignored.
+        ("<s>Q:1+1 ?\nA: #### 2", "Q: 1+1?\n", "\nA: #### 2"),
+        ("Q: 1+1?A: #### 2", "Q: 1+1? ", "A: #### 2"),
     ],
 )
 def test_strip_prompt(query, prompt, expected):

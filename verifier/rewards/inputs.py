@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,7 +56,11 @@ def _content(content: Any) -> str:
 
 
 def strip_prompt(query: str, prompt: str | None) -> str:
-    """OpenRLHF sends ``query`` = prompt + response: the response is what follows the prompt."""
+    """OpenRLHF sends ``query`` = prompt + response: the response is what follows the prompt.
+
+    The query is the prompt's token ids decoded again, which need not give back the prompt's text
+    exactly (a SentencePiece tokenizer drops or adds spaces): when the prompt is not in the query
+    as it is, it is looked for with whitespace ignored, before giving up (``BadInput``)."""
     if not prompt:
         return query
     if query.startswith(prompt):
@@ -63,7 +68,20 @@ def strip_prompt(query: str, prompt: str | None) -> str:
     at = query.find(prompt)
     if at >= 0:
         return query[at + len(prompt) :]
+    end = _end_ignoring_whitespace(query, prompt)
+    if end is not None:
+        return query[end:]
     raise BadInput("the query does not contain its prompt, so the response cannot be separated from it")
+
+
+def _end_ignoring_whitespace(query: str, prompt: str) -> int | None:
+    """Where the first occurrence of ``prompt`` ends in ``query`` when whitespace does not count."""
+    chars = [re.escape(c) for c in prompt if not c.isspace()]
+    if not chars:
+        return None
+    # One literal character after each optional run of spaces: no nested quantifiers, no backtracking.
+    match = re.search(r"\s*".join(chars), query)
+    return match.end() if match else None
 
 
 def gold_problem(answer: str, *, problem_id: str = "reward") -> MathProblem:
