@@ -48,6 +48,7 @@ TABLE = [
     ("code", "sandbox_error", "infra", U, Cause.INFRASTRUCTURE),
     ("code", "sandbox_error", None, U, Cause.INFRASTRUCTURE),
     ("code", "sandbox_error", "harness_error", U, Cause.REFERENCE),  # the problem's tests are broken
+    ("code", "sandbox_error", "checker_error", U, Cause.REFERENCE),  # its stdio checker is broken
     # A status from a newer release, or a reward's own "missing" status: never scored as wrong.
     ("math", "brand_new", None, U, Cause.INFRASTRUCTURE),
     ("code", "deadline", None, U, Cause.INFRASTRUCTURE),

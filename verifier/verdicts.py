@@ -7,8 +7,8 @@ preference pairs (only the candidate's fault is a rejected answer).
 
 An undecided verdict has a cause: the checker's machinery (a sandbox or math worker failed), its
 deadline (a math worker killed at the deadline; a guard's stop is the answer's doing, not a
-deadline), or the reference (an empty gold answer, a code problem whose own tests are broken: the
-bank's bug, which no retry fixes).
+deadline), or the reference (an empty gold answer, a code problem whose own tests or checker are
+broken: the bank's bug, which no retry fixes).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _MATH: dict[MathStatus, Judgement] = {
 }
 # Code (``CodeStatus`` values; spelled out so that math-only callers never import the sandbox):
 # the program is judged by what it did in the sandbox; only a sandbox failure is undecided, and a
-# problem whose own tests fail to run (rule harness_error) is the bank's bug.
+# problem whose own tests or checker fail to run is the bank's bug.
 _CODE: dict[str, Judgement] = {
     "pass": _CORRECT,
     "wrong": _FAULT,
@@ -71,7 +71,8 @@ _CODE: dict[str, Judgement] = {
     "no_code": _FAULT,
 }
 _CODE_UNDECIDED = frozenset({"sandbox_error"})
-_CODE_REFERENCE_RULES = frozenset({"harness_error"})
+# The problem's own tests (harness_error) or its trusted stdio checker (checker_error) failed.
+_CODE_REFERENCE_RULES = frozenset({"harness_error", "checker_error"})
 
 
 def _math(status: MathStatus, rule: str | None) -> Judgement:
