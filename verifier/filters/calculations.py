@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
+from functools import lru_cache
 from itertools import product
 
 from verifier.math.numbers import NumberTooLarge, parse_number
@@ -225,15 +226,21 @@ class _Value:
     significant: int = 0  # significant digits written, idem
 
 
-def _readings(side: str) -> list[_Value]:
+@lru_cache(maxsize=8192)  # sides repeat: a note's left side is also its copy step's, chains share links
+def _readings(side: str) -> tuple[_Value, ...]:
     """The side's values under each reading of % and of mixed numbers (duplicates removed)."""
     values: list[_Value] = []
     literal = _LITERAL.fullmatch(side.replace(" ", ""))
-    for pct, mixed, grouped in product((True, False), (True, False), (False, True)):
+    percent_literal = literal is not None and bool(literal.group("pct"))
+    seen: set[tuple[str, bool]] = set()
+    for pct, mixed, grouped in product((True, False), (False, True), (False, True)):
         text = _MIXED.sub(r"(\1+\2/\3)", side) if mixed else side
         # "1 1/2 / 1/2 = 3": a written fraction read as one number.
         text = _SIMPLE_FRACTION.sub(r"(\1/\2)", text) if grouped else text
         text = _PERCENT.sub(r"(\1/100)" if pct else r"\1", text)
+        if (text, pct and percent_literal) in seen:  # this reading changes nothing here
+            continue
+        seen.add((text, pct and percent_literal))
         try:
             number = parse_number(text)
         except NumberTooLarge:
@@ -248,7 +255,7 @@ def _readings(side: str) -> list[_Value]:
         value = _Value(number.value, decimals, significant if literal is not None else 0)
         if value not in values:
             values.append(value)
-    return values
+    return tuple(values)
 
 
 def _agree(a: _Value, b: _Value) -> bool:
@@ -275,6 +282,8 @@ def _leading_number(side: str) -> str | None:
 
 
 def check_step(step: Step) -> StepCheck:
+    if max(len(step.left), len(step.right)) > MAX_SIDE:  # a float printout of 1,500 digits
+        return StepCheck(step, StepStatus.UNDECIDED, f"a side is longer than {MAX_SIDE} characters")
     lefts, rights = _readings(step.left), _readings(step.right)
     if not lefts or not rights:
         return StepCheck(step, StepStatus.UNDECIDED, "a side is not plain arithmetic")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,9 @@ class DedupStage:
     num_perm: int = 128
     shingle: int = 3
 
+    _bands: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _hashing: dict[str, Any] = field(init=False, repr=False, compare=False)
+
     name = "dedup"
     scope = Scope.PROBLEM
 
@@ -56,6 +59,14 @@ class DedupStage:
             raise ValueError(f"--keep-per-problem: must be at least 1, got {self.keep_per_problem}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"--near-threshold: must be in (0, 1], got {self.threshold}")
+        # Once per stage, not per problem: choosing the LSH bands integrates numerically (~0.2 s) and
+        # the hash permutations are random draws; both are the same for every problem.
+        lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+        template = MinHash(num_perm=self.num_perm)
+        object.__setattr__(self, "_bands", (lsh.b, lsh.r))
+        object.__setattr__(
+            self, "_hashing", {"permutations": template.permutations, "scheme": template.scheme}
+        )
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -85,9 +96,11 @@ class DedupStage:
             else:
                 first_of[digest] = i
         unique = [i for i in range(len(texts)) if outcomes[i] is None]
-        hashes = MinHash.bulk([shingles(texts[i], self.shingle) for i in unique], num_perm=self.num_perm)
+        hashes = MinHash.bulk(
+            [shingles(texts[i], self.shingle) for i in unique], num_perm=self.num_perm, **self._hashing
+        )
         signatures = np.stack([h.hashvalues for h in hashes]) if hashes else np.zeros((0, self.num_perm))
-        lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+        lsh = MinHashLSH(num_perm=self.num_perm, params=self._bands)
         representatives: list[int] = []  # positions in ``unique``
         for pos, h in enumerate(hashes):
             near = [int(k) for k in lsh.query(h)]
