@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from verifier.generation.base import GenerationRequest
+from verifier.generation.base import Capabilities, GenerationRequest
+from verifier.generation.sampling import Sampling
 from verifier.generation.seeds import sample_seed
 
 pytestmark = pytest.mark.model
@@ -19,9 +21,9 @@ MESSAGES = (
 
 @pytest.fixture(scope="module")
 def generator(embedded_model_path: Path):
-    from verifier.generation.transformers_backend import SamplingConfig, TransformersGenerator
+    from verifier.generation.transformers_backend import TransformersGenerator
 
-    return TransformersGenerator(None, SamplingConfig(max_new_tokens=24, dtype="float32"))
+    return TransformersGenerator(None, sampling=Sampling(max_new_tokens=24), dtype="float32")
 
 
 def test_embedded_model_is_found_inside_the_package(embedded_model_path: Path) -> None:
@@ -59,9 +61,11 @@ def test_sample_seeds_are_stable_and_distinct() -> None:
 
 def test_decode_loop_matches_transformers_greedy(embedded_model_path: Path) -> None:
     """Our loop (shared prefill, left padding, pruned rows) computes what HF's generate computes."""
-    from verifier.generation.transformers_backend import SamplingConfig, TransformersGenerator
+    from verifier.generation.transformers_backend import TransformersGenerator
 
-    greedy = TransformersGenerator(None, SamplingConfig(max_new_tokens=20, dtype="float32", temperature=0.0))
+    greedy = TransformersGenerator(
+        None, sampling=Sampling(max_new_tokens=20, temperature=0.0), dtype="float32"
+    )
     short = (("system", "Be brief."), ("user", "What is 2+2?"))
     long = (
         ("system", "Be brief."),
@@ -96,3 +100,35 @@ def test_bad_model_path_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "not a local HF model directory" in result.stderr
+
+
+def test_per_request_sampling_override_and_top_logprobs(generator) -> None:
+    """What the critic filter asks of the embedded model: one greedy token with its top-20 alternatives,
+    in the same call as ordinary samples that keep the generator's own settings."""
+    critic = GenerationRequest(
+        MESSAGES, (1,), sampling=Sampling(max_new_tokens=1, temperature=0.0), logprobs=20
+    )
+    [[c], sampled] = generator.generate([critic, GenerationRequest(MESSAGES, (5, 6))])
+    assert c.tokens == 1 and c.finish_reason == "length" and c.prompt_tokens > 20
+    assert c.top_logprobs is not None and len(c.top_logprobs) == 1
+    [alternatives] = c.top_logprobs
+    assert len(alternatives) == 20
+    logprobs = [lp for _, lp in alternatives]
+    assert logprobs == sorted(logprobs, reverse=True) and all(lp <= 0.0 for lp in logprobs)
+    assert c.text == alternatives[0][0]  # greedy took the best alternative
+    assert sum(math.exp(lp) for lp in logprobs) <= 1.0 + 1e-5
+    assert all(s.top_logprobs is None and s.tokens > 1 for s in sampled)
+    # The override is per request: the same seeds without it give the default-settings samples.
+    [again] = generator.generate([GenerationRequest(MESSAGES, (5, 6))])
+    assert [s.text for s in again] == [s.text for s in sampled]
+
+
+def test_logprobs_of_every_generated_token(generator) -> None:
+    [[c]] = generator.generate([GenerationRequest(MESSAGES, (3,), logprobs=2)])
+    assert c.top_logprobs is not None and len(c.top_logprobs) == c.tokens
+    assert all(len(alts) == 2 for alts in c.top_logprobs)
+
+
+def test_generator_reports_what_it_supports(generator) -> None:
+    assert generator.capabilities == Capabilities(n=True, seeds=True, logprobs=True)
+    generator.close()  # nothing to stop; safe to call

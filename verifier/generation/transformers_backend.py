@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,18 +34,6 @@ hf_logging.disable_progress_bar()
 
 # A row is done once it has stated its answer in the requested form and ended that line.
 _DONE = re.compile(r"####\s*[^\n]*\d[^\n]*\n|\\boxed\{.*\}[^\n]*\n|```python.*?```", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """Legacy constructor argument (sampling + dtype + batch_rows in one); new code passes a
-    ``Sampling`` and goes through ``registry.make_generator``. Kept until cli/run.py has moved."""
-
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_new_tokens: int = 384
-    dtype: str = "bfloat16"
-    batch_rows: int = 32
 
 
 def _sample(logits: torch.Tensor, generators: list[torch.Generator], sampling: Sampling) -> torch.Tensor:
@@ -116,15 +103,11 @@ class TransformersGenerator:
     def __init__(
         self,
         model: str | Path | None = None,
-        config: SamplingConfig | None = None,
         *,
         sampling: Sampling | None = None,
         dtype: str = "bfloat16",
         batch_rows: int = 32,
     ):
-        if config is not None:  # legacy call: everything in one SamplingConfig
-            sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p)
-            dtype, batch_rows = config.dtype, config.batch_rows
         self.sampling = sampling or Sampling()
         self.dtype = dtype
         self.batch_rows = batch_rows
