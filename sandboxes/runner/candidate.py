@@ -229,6 +229,10 @@ class _Server:
         load = first[0]
         procstate.apply_rlimits(procstate.job_rlimits(float(load["timeout_s"]), int(load["memory_mb"])))
         self._plain = load["mode"] != "stdio"
+        if not self._plain:
+            # Stdio: the program runs only in the children; keep them (same uid) out of this
+            # process's memory, which reports their exit statuses.
+            procstate.set_dumpable(0)
         if not self._load(load):
             return
         while (request := self._next()) is not None:
@@ -336,6 +340,7 @@ class _Server:
                 os.dup2(err, 2)
                 for fd in fds:
                     os.close(fd)
+                procstate.set_dumpable(1)  # its own /proc/self as usual
                 code = _exec_main(self._code)
             finally:
                 os._exit(code)

@@ -71,8 +71,11 @@ def run_job(job: dict[str, Any], report: Reporter, candidate: CandidateProcess, 
                 candidate.post(message)
         load = candidate.receive(ctx.job_deadline)
         if not load.get("ready"):
-            keys = ("phase", "error", "message", "traceback", "memory_limit")
-            report.emit({k: load.get(k) for k in keys if k in load})
+            # The candidate's own words: only its phases, never ours ("harness" would say the
+            # problem's tests are broken, which is not the candidate's to claim).
+            keys = ("error", "message", "traceback", "memory_limit")
+            phase = load.get("phase") if load.get("phase") in ("compile", "program") else "program"
+            report.emit({"phase": phase, **{k: load[k] for k in keys if k in load}})
             ended = True
         else:
             candidate.names = {str(n) for n in load.get("names", [])}
