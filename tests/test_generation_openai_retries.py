@@ -213,3 +213,11 @@ def test_greedy_asks_once_for_all_seeds(scripted) -> None:
     [(_, body)] = server.calls
     assert "n" not in body
     gen.close()
+
+
+def test_a_response_without_choices_is_an_error_not_a_loop(scripted) -> None:
+    server = scripted([(200, {}, '{"choices": []}')])
+    gen = _gen(server.url)
+    with pytest.raises(GenerationError, match="no choices"):
+        gen.generate([GenerationRequest(MESSAGES, (1,))])
+    gen.close()

@@ -200,6 +200,8 @@ class OpenAIGenerator:
                 for seed, completion in zip(call.seeds, completions, strict=False):
                     got[call.request][seed] = completion
                 missing = call.seeds[len(completions) :]
+                if missing and not completions:
+                    raise GenerationError(f"{self._base_url}/{self._path}: the response has no choices")
                 if missing:
                     self._note_no_n(len(completions), len(call.seeds))
                     calls.extend(_Call(call.request, (s,)) for s in missing)
