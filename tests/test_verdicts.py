@@ -9,8 +9,11 @@ import sys
 import pytest
 
 from verifier.code.verdict import CodeStatus, CodeVerdict
+from verifier.math.check import check_math_many
 from verifier.math.selfcheck import _infrastructure
 from verifier.math.verdict import MathStatus, MathVerdict
+from verifier.pipeline.run import Resumed
+from verifier.pipeline.summary import per_problem
 from verifier.rewards.core import code_reward, math_reward
 from verifier.rewards.pairs import make_pairs
 from verifier.rewards.result import Missing
@@ -26,6 +29,7 @@ TABLE = [
     ("math", "wrong", "numeric", F, None),
     ("math", "wrong", "conflicting-answers", F, None),
     ("math", "no_answer", None, F, None),
+    ("math", "no_answer", "not-text", F, None),  # None where a completion should be: a failed generation
     ("math", "unparseable", "symbolic", F, None),
     ("math", "unparseable", None, F, None),
     ("math", "timeout", "guard", F, None),  # an answer too big or deep to compare: its own doing
@@ -49,6 +53,7 @@ TABLE = [
     ("code", "sandbox_error", None, U, Cause.INFRASTRUCTURE),
     ("code", "sandbox_error", "harness_error", U, Cause.REFERENCE),  # the problem's tests are broken
     ("code", "sandbox_error", "checker_error", U, Cause.REFERENCE),  # its stdio checker is broken
+    ("code", "sandbox_error", "bad_input", U, Cause.REFERENCE),  # the problem does not validate
     # A status from a newer release, or a reward's own "missing" status: never scored as wrong.
     ("math", "brand_new", None, U, Cause.INFRASTRUCTURE),
     ("code", "deadline", None, U, Cause.INFRASTRUCTURE),
@@ -93,8 +98,20 @@ def _record(kind: str, status: str, rule: str | None, index: int = 1) -> ChainRe
 def test_every_consumer_agrees(
     kind: str, status: str, rule: str | None, outcome: Outcome, cause: Cause | None
 ) -> None:
-    # pipeline resume and the summary (and through it the CI gate)
-    assert _record(kind, status, rule).infrastructure_failure is (outcome is U)
+    # the summary (and through it the CI gate): an undecided verdict is never a sample
+    record = _record(kind, status, rule)
+    assert record.infrastructure_failure is (outcome is U)
+    # pipeline resume: only a retryable verdict is checked again; a bank bug is final, not verified
+    resumed = Resumed(latest={("p", 1): record}, logged=1)
+    retried = judge(kind, status, rule).retryable
+    assert resumed.known() == ({} if retried else {"p": {1: outcome is C}})
+    row = per_problem([record])["p"]
+    assert row["infra_errors"] == int(retried)
+    assert row.get("bank_errors", 0) == int(cause is Cause.REFERENCE)
+    # the code verdict's own flag says the same
+    if kind == "code" and status in {s.value for s in CodeStatus}:
+        verdict = CodeVerdict(CodeStatus(status), "reason", rule=rule or "")
+        assert verdict.infrastructure_failure is retried
     # preference pairs: rejected exactly when it is the candidate's fault
     good = _record(kind, "correct" if kind == "math" else "pass", None, index=0)
     pairs = list(make_pairs([good, _record(kind, status, rule)]))
@@ -118,6 +135,12 @@ def test_every_consumer_agrees(
         Cause.REFERENCE: Missing.REFERENCE,
     }[cause]
     assert reward.missing is expected_missing
+
+
+def test_a_missing_completion_is_no_answer_not_a_bank_bug() -> None:
+    [verdict] = check_math_many(gold="17", preds=[None])  # type: ignore[list-item]
+    assert (verdict.status, verdict.rule) == (MathStatus.NO_ANSWER, "not-text")
+    assert judge("math", verdict.status, verdict.rule).outcome is F
 
 
 def test_no_import_cycle_between_the_gate_and_the_cli() -> None:

@@ -6,9 +6,12 @@ not a silently ignored key. ``schema_version`` lets later releases migrate old b
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+if TYPE_CHECKING:
+    from verifier.verdicts import Judgement
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -173,12 +176,18 @@ class ChainRecord(BaseModel):
 
     @property
     def infrastructure_failure(self) -> bool:
-        """The checker could not decide (sandbox down, math worker lost, or its deadline hit outside a
-        guard): not the answer's fault, so it is retried on resume and never scored as wrong.
-        ``verifier.verdicts`` decides it, as for every other consumer of verdicts."""
-        from verifier.verdicts import Outcome, outcome_of  # lazily: schema is imported by everything
+        """The checker could not decide (sandbox down, math worker lost, its deadline hit outside a
+        guard, or the bank's own bug): not the answer's fault, so never scored as wrong. Resume
+        retries only the ``judgement().retryable`` ones. ``verifier.verdicts`` decides both, as for
+        every other consumer of verdicts."""
+        from verifier.verdicts import Outcome  # lazily: schema is imported by everything
 
-        return outcome_of(self.kind, self.verdict.status, self.verdict.rule) is Outcome.UNDECIDED
+        return self.judgement().outcome is Outcome.UNDECIDED
+
+    def judgement(self) -> Judgement:
+        from verifier.verdicts import judge
+
+        return judge(self.kind, self.verdict.status, self.verdict.rule)
 
 
 class ResponseRecord(_Strict):

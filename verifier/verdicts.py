@@ -7,8 +7,9 @@ preference pairs (only the candidate's fault is a rejected answer).
 
 An undecided verdict has a cause: the checker's machinery (a sandbox or math worker failed), its
 deadline (a math worker killed at the deadline; a guard's stop is the answer's doing, not a
-deadline), or the reference (an empty gold answer, a code problem whose own tests or checker are
-broken: the bank's bug, which no retry fixes).
+deadline), or the reference (an empty gold answer, a code problem that does not validate or whose
+own tests or checker are broken: the bank's bug, which no retry fixes). Only the first two are
+``retryable``: pipeline resume checks them again, a reference's verdict is final (not verified).
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ _CODE: dict[str, Judgement] = {
     "no_code": _FAULT,
 }
 _CODE_UNDECIDED = frozenset({"sandbox_error"})
-# The problem's own tests (harness_error) or its trusted stdio checker (checker_error) failed.
-_CODE_REFERENCE_RULES = frozenset({"harness_error", "checker_error"})
+# The problem's own tests (harness_error) or its trusted stdio checker (checker_error) failed, or the
+# problem itself does not validate (bad_input): no retry can fix any of them.
+_CODE_REFERENCE_RULES = frozenset({"harness_error", "checker_error", "bad_input"})
 
 
 def _math(status: MathStatus, rule: str | None) -> Judgement:

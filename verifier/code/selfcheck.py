@@ -15,6 +15,7 @@ from sandboxes.pool import Sandbox
 from verifier.code.check import check_code_many
 from verifier.code.program import with_challenge
 from verifier.schema import CodeProblem, IOTests
+from verifier.verdicts import Cause, judge
 
 SILENT_PROGRAM = "pass\n"
 
@@ -79,7 +80,10 @@ def selfcheck_code_problems(
         owners.append((i, "mutant"))
     verdicts = check_code_many(items, sandbox=sandbox, raw_code=True)
     for (i, what), v in zip(owners, verdicts, strict=True):
-        if v.infrastructure_failure:
+        cause = judge("code", v.status, v.rule).cause
+        if cause is Cause.REFERENCE:  # no retry fixes it: the bank's bug, named as such
+            messages[i].append(f"{what}: the problem's tests/checker are broken ({v.rule}): {v.reason}")
+        elif v.infrastructure_failure:
             messages[i].append(f"{what}: sandbox error (not a verdict): {v.reason}")
         elif what == "reference" and not v.correct:
             messages[i].append(f"reference solution does not pass: {v.status.value}: {v.reason}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from verifier.verdicts import judge
+
 
 class CodeStatus(str, Enum):
     PASS = "pass"
@@ -47,7 +49,9 @@ class CodeVerdict:
 
     @property
     def infrastructure_failure(self) -> bool:
-        return self.status is CodeStatus.SANDBOX_ERROR
+        """Checking again may decide it (``verifier.verdicts`` says; a problem whose own tests or
+        checker are broken is undecided too, but no retry fixes it)."""
+        return judge("code", self.status, self.rule).retryable
 
     @property
     def extracted(self) -> str | None:

@@ -17,6 +17,14 @@ from verifier.pipeline.outputs import atomic_write
 from verifier.schema import ChainRecord
 
 
+def _undecided(row: dict[str, int]) -> str:
+    """Why a problem has no checked sample: the machinery's failures, the bank's own bugs."""
+    parts = [f"{row['infra_errors']} infrastructure errors"]
+    if row.get("bank_errors"):
+        parts.append(f"{row['bank_errors']} bank errors (the problem's gold answer or tests are unusable)")
+    return ", ".join(parts)
+
+
 def _sample_lines(records: list[ChainRecord]) -> str:
     return "\n".join(
         f"sample {r.sample_index}: {r.verdict.status} (extracted {r.extracted!r}): {r.verdict.reason}"
@@ -47,9 +55,7 @@ def build_junit(
         details = _sample_lines(by_problem.get(pid, []))
         if samples == 0:
             counts["errors"] += 1
-            ET.SubElement(
-                case, "error", message=f"{row['infra_errors']} infrastructure errors, no sample checked"
-            ).text = details
+            ET.SubElement(case, "error", message=f"{_undecided(row)}, no sample checked").text = details
         elif comparison is not None and pid in regressed:
             c = regressed[pid]
             counts["failures"] += 1

@@ -165,9 +165,9 @@ def check_math_many(
     decided: dict[str, Decision] = {}
     verdicts: list[MathVerdict] = []
     for pred in preds:
-        if not isinstance(pred, str):  # e.g. None from a failed generation: say so, never crash
+        if not isinstance(pred, str):  # e.g. None from a failed generation: no answer, never a bank bug
             verdicts.append(
-                MathVerdict(MathStatus.ERROR, None, None, f"pred is {type(pred).__name__}, not str")
+                MathVerdict(MathStatus.NO_ANSWER, None, "not-text", f"pred is {type(pred).__name__}, not str")
             )
             continue
         ext = extract_answer(strip_end_tokens(pred), require_anchor=require_anchor)

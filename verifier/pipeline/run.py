@@ -59,10 +59,11 @@ class Resumed:
     logged: int
 
     def known(self) -> dict[str, dict[int, bool]]:
-        """problem id -> sample index -> verified, for the finished units (undecided ones are retried)."""
+        """problem id -> sample index -> verified, for the finished units. Only the retryable undecided
+        ones (machinery, deadline) are retried; a bank bug is final, not verified."""
         out: dict[str, dict[int, bool]] = {}
         for (pid, i), r in self.latest.items():
-            if not r.infrastructure_failure:
+            if not r.judgement().retryable:
                 out.setdefault(pid, {})[i] = r.verdict.correct
         return out
 

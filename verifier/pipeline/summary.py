@@ -28,7 +28,10 @@ def per_problem(records: list[ChainRecord]) -> dict[str, dict[str, int]]:
     for r in records:
         row = table[r.problem_id]
         if r.infrastructure_failure:  # says nothing about the answer: counted, never scored as wrong
-            row["infra_errors"] += 1
+            if r.judgement().retryable:
+                row["infra_errors"] += 1
+            else:  # the bank's own bug (empty gold, broken tests): a key only where there is one
+                row["bank_errors"] = row.get("bank_errors", 0) + 1
             continue
         row["samples"] += 1
         row["correct"] += int(r.verdict.correct)
@@ -57,6 +60,7 @@ def summarise(
         "maj@k": {str(k): v for k, v in maj_k.items()},
         "status_counts": dict(Counter(r.verdict.status for r in records)),
         "infra_errors": sum(row["infra_errors"] for row in table.values()),
+        "bank_errors": sum(row.get("bank_errors", 0) for row in table.values()),
         "tokens": tokens,
         "generation_seconds": round(gen_seconds, 3),
         "tokens_per_s": round(tokens / gen_seconds, 2) if gen_seconds > 0 else None,
