@@ -67,3 +67,11 @@ def test_check_math_reads_the_answer_before_an_end_token(token: str) -> None:
 def test_a_reward_is_not_zeroed_by_an_end_token(token: str) -> None:
     assert score(problem="17", completion=ANSWER + token).score == 1.0
     assert score(problem="18", completion=ANSWER + token).score == 0.0  # and a wrong one stays wrong
+
+
+def test_a_response_padded_to_its_length_is_stripped_whole() -> None:
+    # The shape OpenRLHF decodes with special tokens kept: thousands of pads, spaces between some.
+    text = "#### 17" + "<|endoftext|>" * 4000 + " \n" + "<pad>" * 4000
+    assert strip_end_tokens(text) == "#### 17"
+    assert strip_end_tokens(text, ["<|my_pad|>"]) == "#### 17"
+    assert strip_end_tokens("#### 17" + "<|my_pad|>" * 3, ("<|my_pad|>",)) == "#### 17"

@@ -10,6 +10,7 @@ multi-turn transcript) is the model's text and stays.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 # The end-of-turn, end-of-text and padding tokens of the common chat templates.
@@ -39,16 +40,29 @@ def tokens_of(tokenizer: Any) -> tuple[str, ...]:
     return tuple(t for t in getattr(tokenizer, "all_special_tokens", ()) if isinstance(t, str) and t)
 
 
+@lru_cache(maxsize=64)
+def _longest_first(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    # Longest first, so that a token which ends another (``s>``, ``</s>``) never takes its place.
+    return tuple(sorted({t for t in tokens if t and t.strip()}, key=len, reverse=True))
+
+
+_DEFAULT = _longest_first(END_TOKENS)
+
+
 def strip_end_tokens(text: str, extra: Iterable[str] = ()) -> str:
     """``text`` without the special tokens (``END_TOKENS`` and ``extra``) and whitespace that end it.
 
     Repeated tokens (padding) and whitespace between them go too. Text that does not end in one
-    is returned unchanged, trailing whitespace included."""
-    tokens = sorted({t for t in (*END_TOKENS, *extra) if t and t.strip()}, key=len, reverse=True)
-    out = text
+    is returned unchanged, trailing whitespace included. Linear in the length of the text: an end
+    index walks back, so a response padded with thousands of tokens is not re-sliced per token."""
+    more = tuple(extra)
+    tokens = _longest_first((*END_TOKENS, *more)) if more else _DEFAULT
+    end = len(text)
     while True:
-        tail = out.rstrip()
-        token = next((t for t in tokens if tail.endswith(t)), None)
-        if token is None:
-            return out
-        out = tail[: -len(token)]
+        j = end
+        while j and text[j - 1].isspace():
+            j -= 1
+        if not text.endswith(tokens, 0, j):  # one C-level test in the common case: nothing to strip
+            return text[:end]
+        token = next(t for t in tokens if text.endswith(t, 0, j))
+        end = j - len(token)
