@@ -8,7 +8,20 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.conftest import require
+
+try:  # OpenRLHF's reward file returns tensors: torch is a dependency, its absence fails under CI
+    import torch
+except ImportError as e:
+    _MISSING: str | None = f"torch is needed: {e}"
+else:
+    _MISSING = None
+
+
+@pytest.fixture(autouse=True)
+def _installed_torch() -> None:
+    require(_MISSING is None, str(_MISSING))
+
 
 FILE = Path(__file__).resolve().parent.parent / "verifier" / "rewards" / "openrlhf.py"
 PROMPT = "<|im_start|>user\nTom has 3 apples and buys 5 more. How many?<|im_end|>\n<|im_start|>assistant\n"
@@ -41,6 +54,15 @@ def test_the_prompt_is_stripped_before_checking():
     prompt = "Example: 1+7?\n#### 8\nNow: 2+2?\n"
     out = load_like_openrlhf()([prompt + "I do not know"], [prompt], ["8"])
     assert out["rewards"].tolist() == [0.0]
+
+
+def test_a_query_without_its_prompt_is_scored_whole_and_flagged():
+    # The tokenizer's round trip changed more than spaces: scored whole, never a refused request.
+    out = load_like_openrlhf()(
+        ["Q: two plus two? #### 4", PROMPT + "#### 8"], ["Q: 2+2?", PROMPT], ["4", "8"]
+    )
+    assert out["rewards"].tolist() == [1.0, 1.0]
+    assert out["extra_logs"]["whole_query"].tolist() == [1.0, 0.0]
 
 
 def test_bad_input_is_an_error():

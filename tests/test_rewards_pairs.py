@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import pytest
 
+from tests.conftest import require
 from verifier.rewards.pairs import make_pairs
 from verifier.schema import ChainRecord, VerdictRecord
 
 PROMPT = [{"role": "user", "content": "2+2?"}]
+
+
+def _installed(module: str) -> Any:
+    """A dev dependency: under CI=true its absence fails the test (``require``), never skips it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        require(False, f"{module} is needed: {e}")
+        raise AssertionError("require() has skipped or failed the test") from e
 
 
 def chain(pid: str, i: int, status: str, *, kind: str = "math", rule: str | None = None) -> ChainRecord:
@@ -67,7 +80,7 @@ def test_a_guards_stop_is_the_candidates_fault_a_worker_error_is_not():
 
 
 def test_trl_reads_them_as_conversational_preference_data():
-    data_utils = pytest.importorskip("trl.data_utils")
+    data_utils = _installed("trl.data_utils")
     pair = next(make_pairs([chain("a", 0, "correct"), chain("a", 1, "wrong")]))
     example = {k: pair[k] for k in ("prompt", "chosen", "rejected")}
     assert data_utils.is_conversational(example)

@@ -16,12 +16,24 @@ from collections import defaultdict
 
 import pytest
 
+from tests.conftest import require
 from verifier.rewards import for_trl, for_trl_async
 from verifier.rewards.result import Missing, RewardResult
 
-grpo = pytest.importorskip("trl.trainer.grpo_trainer")
-trl_utils = pytest.importorskip("trl.trainer.utils")
-torch = pytest.importorskip("torch")
+try:  # a dev dependency: under CI=true its absence fails the tests (require), never skips them
+    import torch
+    import trl.trainer.grpo_trainer as grpo
+    import trl.trainer.utils as trl_utils
+except ImportError as e:
+    _MISSING: str | None = f"TRL and torch are needed: {e}"
+else:
+    _MISSING = None
+
+
+@pytest.fixture(autouse=True)
+def _installed_trl() -> None:
+    require(_MISSING is None, str(_MISSING))
+
 
 PROMPTS = [[{"role": "user", "content": "Tom has 3 apples and buys 5 more. How many?"}]] * 4
 COMPLETIONS = [

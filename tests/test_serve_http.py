@@ -66,7 +66,11 @@ def test_get_reward(server):
     assert body["rewards"] == [1.0, 0.0, 0.0]
     assert body["scores"] == body["rewards"]
     assert body["missing"] == []
-    assert body["extra_logs"] == {"correct": [1.0, 0.0, 0.0], "missing": [0.0, 0.0, 0.0]}
+    assert body["extra_logs"] == {
+        "correct": [1.0, 0.0, 0.0],
+        "missing": [0.0, 0.0, 0.0],
+        "whole_query": [0.0, 0.0, 0.0],
+    }
     assert body["statuses"] == ["correct", "wrong", "no_answer"]
 
 
@@ -100,7 +104,6 @@ def test_health(server):
         ({"query": "one string", "labels": ["1"]}, 400, "query"),
         ({"query": ["a", "b"], "labels": ["1"]}, 422, "one label per query"),
         ({"query": ["a"], "prompts": ["a", "b"], "labels": ["1"]}, 422, "prompts"),
-        ({"query": ["xyz"], "prompts": ["abc"], "labels": ["1"]}, 422, "does not contain its prompt"),
         ({"query": ["#### 1"], "labels": [None]}, 422, "reference"),
         ({"query": ["#### 1"], "labels": [{"kind": "code", "id": "c"}]}, 422, "not a valid problem"),
     ],
@@ -110,6 +113,12 @@ def test_bad_requests_get_4xx(server, body, status, words):
     assert got == status
     assert words.lower() in answer["error"].lower()
     assert get(server.url, "/health")[0] == 200  # and the server is still up
+
+
+def test_a_query_without_its_prompt_is_scored_whole_and_flagged(server):
+    # A refusal would be retried by OpenRLHF and then stop the training run: it gets numbers.
+    status, body = post(server.url, {"query": ["xyz #### 1"], "prompts": ["abc"], "labels": ["1"]})
+    assert (status, body["rewards"], body["extra_logs"]["whole_query"]) == (200, [1.0], [1.0])
 
 
 def test_wrong_paths_and_methods(server):

@@ -55,12 +55,13 @@ def _content(content: Any) -> str:
     raise BadInput(f"message content must be a string or a list of parts, got {type(content).__name__}")
 
 
-def strip_prompt(query: str, prompt: str | None) -> str:
-    """OpenRLHF sends ``query`` = prompt + response: the response is what follows the prompt.
+def split_query(query: str, prompt: str | None) -> str | None:
+    """OpenRLHF sends ``query`` = prompt + response: the response is what follows the prompt, or
+    None when the query does not contain it.
 
     The query is the prompt's token ids decoded again, which need not give back the prompt's text
     exactly (a SentencePiece tokenizer drops or adds spaces): when the prompt is not in the query
-    as it is, it is looked for with whitespace ignored, before giving up (``BadInput``)."""
+    as it is, it is looked for with whitespace ignored."""
     if not prompt:
         return query
     if query.startswith(prompt):
@@ -69,9 +70,15 @@ def strip_prompt(query: str, prompt: str | None) -> str:
     if at >= 0:
         return query[at + len(prompt) :]
     end = _end_ignoring_whitespace(query, prompt)
-    if end is not None:
-        return query[end:]
-    raise BadInput("the query does not contain its prompt, so the response cannot be separated from it")
+    return query[end:] if end is not None else None
+
+
+def strip_prompt(query: str, prompt: str | None) -> str:
+    """``split_query``, where a query without its prompt is ``BadInput``."""
+    response = split_query(query, prompt)
+    if response is None:
+        raise BadInput("the query does not contain its prompt, so the response cannot be separated from it")
+    return response
 
 
 def _end_ignoring_whitespace(query: str, prompt: str) -> int | None:

@@ -13,20 +13,25 @@ the run then fails on it. The server form (``verify serve``) answers the same co
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from verifier.rewards.core import DEFAULT_DEADLINE_S, RewardOptions, score_batch
-from verifier.rewards.inputs import AnyProblem, BadInput, strip_prompt
+from verifier.rewards.inputs import AnyProblem, BadInput, split_query
 from verifier.rewards.result import RewardResult
 
+log = logging.getLogger(__name__)
 
-def responses_of(queries: Sequence[str], prompts: Sequence[str] | None) -> list[str]:
+
+def responses_of(queries: Sequence[str], prompts: Sequence[str] | None) -> list[str | None]:
+    """The response of each query, or None where the query does not contain its prompt."""
     if prompts is None:
         return list(queries)
     if len(prompts) != len(queries):
         raise BadInput(f"{len(queries)} queries but {len(prompts)} prompts")
-    return [strip_prompt(q, p) for q, p in zip(queries, prompts, strict=True)]
+    return [split_query(q, p) for q, p in zip(queries, prompts, strict=True)]
 
 
 def score_queries(
@@ -37,10 +42,21 @@ def score_queries(
     options: RewardOptions,
     bank: Mapping[str, AnyProblem] | None = None,
 ) -> list[RewardResult]:
+    """A query whose decoded text does not contain its prompt (a tokenizer's round trip changed more
+    than spaces) is scored whole and flagged, never refused: OpenRLHF retries a refused request and
+    then stops the training run, however the refusal is worded."""
     if labels is None or len(labels) != len(queries):
         raise BadInput(f"one label per query is needed: {len(queries)} queries, {len(labels or [])} labels")
     responses = responses_of(queries, prompts)
-    return score_batch(list(zip(labels, responses, strict=True)), options=options, bank=bank)
+    whole = [r is None for r in responses]
+    texts = [q if r is None else r for q, r in zip(queries, responses, strict=True)]
+    results = score_batch(list(zip(labels, texts, strict=True)), options=options, bank=bank)
+    if any(whole):
+        log.warning(
+            "%d of %d queries do not contain their prompt: scored whole (flagged)", sum(whole), len(whole)
+        )
+        results = [replace(r, whole_query=True) if w else r for r, w in zip(results, whole, strict=True)]
+    return results
 
 
 def extra_logs(results: list[RewardResult]) -> dict[str, list[float]]:
@@ -49,6 +65,7 @@ def extra_logs(results: list[RewardResult]) -> dict[str, list[float]]:
     return {
         "correct": [float(r.correct) for r in results],
         "missing": [float(r.score is None) for r in results],
+        "whole_query": [float(r.whole_query) for r in results],
     }
 
 

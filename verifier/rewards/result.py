@@ -27,6 +27,9 @@ class RewardResult:
     extracted: str | None = None
     rule: str | None = None
     missing: Missing | None = None
+    # OpenRLHF: the query did not contain its prompt, so the whole query was scored (flagged in
+    # ``extra_logs["whole_query"]``; a few-shot answer in the prompt could then be read).
+    whole_query: bool = False
 
     @property
     def correct(self) -> bool:
