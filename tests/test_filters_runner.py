@@ -167,3 +167,19 @@ def test_bad_input_is_a_clear_error_exit_2(run_dir, tmp_path):
     assert f"{log}:4: " in corrupt.stderr and "Traceback" not in corrupt.stderr
     band = verify("filter", run_dir, "--filters", "anchor", "--band", "0.9")
     assert band.returncode == 2 and "--band: expected LOW,HIGH" in band.stderr
+
+
+def test_main_job_filters_its_run(finished_run, tmp_path):
+    """`verify --bank B --responses R --filters ...` runs the filter step after the pipeline."""
+    responses = finished_run.parent / "responses.jsonl"
+    run = tmp_path / "run"
+    done = verify(
+        "--bank", BANK, "--responses", responses, "--limit", 40, "--out", run, "--filters", "arithmetic,dedup"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["filters"]) == {"arithmetic", "dedup"}
+    assert summary["kept_after_filters"] == len((run / "verified.jsonl").read_text().splitlines())
+    bad = verify("--bank", BANK, "--responses", responses, "--out", tmp_path / "bad", "--filters", "nope")
+    assert bad.returncode == 2 and "--filters: unknown stage 'nope'" in bad.stderr
+    assert not (tmp_path / "bad" / "chains.jsonl").exists()  # refused before the run started

@@ -102,6 +102,9 @@ def main_command(
     pairs: Path | None = typer.Option(
         None, "--pairs", help="write DPO preference pairs (verified vs failed chain)"
     ),
+    filters: str | None = typer.Option(
+        None, "--filters", help="after the run: filter stages (arithmetic,dedup,anchor,critic,perplexity)"
+    ),
     runtime: str | None = typer.Option(
         None, "--runtime", help="container runtime for code problems: runc (default) or runsc (gVisor)"
     ),
@@ -157,6 +160,10 @@ def main_command(
     )
     try:
         old = load_summary(baseline) if baseline is not None else None  # bad input fails before the run
+        if filters is not None:
+            from verifier.filters.registry import parse_filters
+
+            parse_filters(filters)  # a bad stage name fails before the run, not after it
         result = run_job(options)
     except InputError as e:
         fail_input(e.messages)
@@ -173,6 +180,10 @@ def main_command(
         err_console.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False)
         err_console.print(RESUME_HINT)
         exit_now(EXIT_FAILED)
+    if filters is not None:  # the same step as `verify filter RUN_DIR --filters ...`
+        from verifier.cli.filter import apply_filters
+
+        apply_filters(result.out_dir, filters)
     code = after_run(result, baseline=old, max_drop=max_drop, junit=junit, pairs=pairs, suite=bank.stem)
     if code:
         raise typer.Exit(code)
