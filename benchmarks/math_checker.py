@@ -27,6 +27,7 @@ DATA = REPO.parent / "shared" / "data"
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from verifier.math import MathPool, MathStatus, check_math  # noqa: E402
+from verifier.math.pool import WALL_FACTOR, WALL_SLACK_S  # noqa: E402
 
 Item = tuple[str, str, bool]  # gold, model output, label
 
@@ -222,7 +223,15 @@ def _mv_child(pred: str, queue: Any) -> None:
 
 
 def pathological(pool: MathPool, timeout_s: float, mv_cap_s: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"deadline_s": timeout_s, "math_verify_cap_s": mv_cap_s, "items": []}
+    # The deadline is the worker's CPU time; on a loaded machine the pool's documented wall-clock
+    # bound (WALL_FACTOR x + WALL_SLACK_S, docs/math-checking.md) is what a caller can rely on.
+    wall_bound_s = timeout_s * WALL_FACTOR + WALL_SLACK_S
+    out: dict[str, Any] = {
+        "deadline_s": timeout_s,
+        "wall_bound_s": wall_bound_s,
+        "math_verify_cap_s": mv_cap_s,
+        "items": [],
+    }
     ctx = mp.get_context("fork")
     for name, pred in PATHOLOGICAL.items():
         start = time.perf_counter()
@@ -253,7 +262,8 @@ def pathological(pool: MathPool, timeout_s: float, mv_cap_s: float) -> dict[str,
                     "seconds": round(ours_s, 3),
                     "reason": verdict.reason[:120],
                 },
-                "ours_within_deadline": ours_s <= timeout_s + 0.5
+                "ours_within_deadline": ours_s <= timeout_s + 0.5,  # the CPU budget, when a CPU was free
+                "ours_within_bound": ours_s <= wall_bound_s + 0.5
                 and verdict.status is not MathStatus.CORRECT,
                 "math_verify": mv,
             }
@@ -329,7 +339,8 @@ def main() -> None:
         f" mv {report['recall']['math_verify']['right']}/{report['recall']['cases']}"
         f" | adversarial FP ours "
         f"{report['adversarial']['ours']['false_positives']} mv {report['adversarial']['math_verify']['false_positives']}"
-        f" | pathological within deadline {sum(i['ours_within_deadline'] for i in patho)}/{len(patho)}"
+        f" | pathological within the wall bound {sum(i['ours_within_bound'] for i in patho)}/{len(patho)}"
+        f" (within the CPU deadline {sum(i['ours_within_deadline'] for i in patho)})"
     )
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from verifier.code.verdict import CodeStatus, CodeVerdict, TestResult
-from verifier.math import MathPool, MathStatus, MathVerdict
+from verifier.math import MathPool, MathStatus, MathVerdict, check_math_many
 from verifier.rewards import (
     STATS,
     BadInput,
@@ -179,6 +179,38 @@ def test_batch_deadline_gives_none_not_zero(one_worker_pool):
     assert results[0].score is None and results[0].missing is Missing.DEADLINE
     assert [r.score for r in results[1:]] == [1.0, 0.0]
     assert STATS.snapshot()["missing"] >= before + 1
+
+
+def test_one_slow_answer_leaves_its_groups_decided_rewards(one_worker_pool):
+    """All completions of one problem are one task: the one that needs the (busy) worker is
+    missing at the deadline, the others of the group, decided in microseconds, are not."""
+    pool = one_worker_pool
+    busy = threading.Thread(
+        target=pool.run, args=({"op": "sleep", "seconds": "3"},), kwargs={"timeout_s": 30}
+    )
+    busy.start()
+    gold = "x^2 - 1"
+    completions = ["\\boxed{(x-1)(x+1)}", "\\boxed{x^2 - 1}", "#### 7", "no answer here"]
+    results = score_batch(
+        [(gold, c) for c in completions], options=RewardOptions(deadline_s=1.0, math_pool=pool)
+    )
+    busy.join()
+    assert results[0].score is None and results[0].missing is Missing.DEADLINE
+    assert [r.score for r in results[1:]] == [1.0, 0.0, 0.0]
+
+
+def test_a_spent_budget_still_decides_what_needs_no_worker():
+    pool = MathPool(workers=1)  # never started: nothing here may need a worker
+    verdicts = check_math_many(
+        gold="x^2 - 1",
+        preds=["\\boxed{(x-1)(x+1)}", "\\boxed{x^2 - 1}", "#### 7"],
+        pool=pool,
+        budget=pool.budget(0.0),
+    )
+    assert [(v.status, v.rule) for v in verdicts][0] == (MathStatus.TIMEOUT, "deadline")
+    assert [v.status for v in verdicts[1:]] == [MathStatus.CORRECT, MathStatus.WRONG]
+    assert pool._all == []
+    pool.close()
 
 
 def _gsm_items(n: int) -> list[tuple[str, str]]:

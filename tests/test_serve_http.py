@@ -225,7 +225,10 @@ def test_verify_serve_command(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "verifier.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "verifier.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)),
+            *("--end-token", "<|my_end|>"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -241,6 +244,9 @@ def test_verify_serve_command(tmp_path):
                 time.sleep(0.1)
         status, body = post(url, REQUEST)
         assert (status, body["rewards"]) == (200, [1.0, 0.0, 0.0])
+        # The tokenizer's own end token, given with --end-token: the answer before it counts.
+        status, body = post(url, {"query": ["#### 8<|my_end|><|my_end|>"], "labels": ["8"]})
+        assert (status, body["rewards"]) == (200, [1.0])
         sympy = {"query": [r"\boxed{\sqrt{8}}"] * 4, "labels": [r"2\sqrt{2}"] * 4}
         with ThreadPoolExecutor(1) as ex:
             in_flight = ex.submit(post, url, sympy)  # may need a math worker to start: seconds
@@ -253,6 +259,34 @@ def test_verify_serve_command(tmp_path):
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "/get_reward" in out
+    assert "answered within 150 s" in out  # 60 s deadline + at most 90 s of math workers' start-up
+
+
+def test_every_answer_comes_before_openrlhfs_timeout():
+    """A request's deadline does not run while math workers start, but that pause is bounded so a
+    request is answered 30 s before the client gives up (OpenRLHF: 180 s, then retries and crashes)."""
+    config = ServeConfig()
+    assert config.worst_case_s == 150.0 and config.max_startup_pause_s == 90.0
+    assert ServeConfig(deadline_s=10.0, client_timeout_s=60.0).worst_case_s == 30.0
+    with pytest.raises(ValueError, match="client's timeout"):
+        ServeConfig(deadline_s=160.0)
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (("--deadline", "160"), "--deadline: 160 s leaves no time before the client's timeout"),
+        (("--end-token", " "), "--end-token: must not be empty"),
+    ],
+)
+def test_serve_options_are_checked_before_listening(args, words):
+    done = subprocess.run(
+        [sys.executable, "-m", "verifier.cli.main", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done
 
 
 def test_a_port_in_use_is_a_clear_error():

@@ -4,8 +4,8 @@ Stages run cheapest first in the caller's process; SymPy runs only in a ``MathPo
 processes (deadline, memory cap, thread-safe). See docs/math-checking.md.
 """
 
-from verifier.math.check import check_math, check_math_many
+from verifier.math.check import check_math, check_math_many, iter_check_math_many
 from verifier.math.pool import MathPool
 from verifier.math.verdict import MathStatus, MathVerdict
 
-__all__ = ["MathPool", "MathStatus", "MathVerdict", "check_math", "check_math_many"]
+__all__ = ["MathPool", "MathStatus", "MathVerdict", "check_math", "check_math_many", "iter_check_math_many"]

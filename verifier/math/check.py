@@ -7,22 +7,22 @@ guards and go to a pool worker for the symbolic stage.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from verifier.endtext import strip_end_tokens
 from verifier.math.compare import Decision, compare
 from verifier.math.extract import Extraction, extract_answer
 from verifier.math.guards import guard, size_guard
 from verifier.math.normalize import normalize
-from verifier.math.pool import MathPool, default_pool
+from verifier.math.pool import Budget, MathPool, default_pool
 from verifier.math.structures import expand_pm, parse_structure
 from verifier.math.verdict import MathStatus, MathVerdict
 
 DEFAULT_TIMEOUT_S = 5.0
 
 
-def _decide(gold: str, answer: str, timeout_s: float, pool: MathPool | None) -> Decision:
+def _cheap(gold: str, answer: str) -> Decision | None:
+    """The guards and the in-process stages (microseconds); None when only a worker can decide."""
     too_big = size_guard(answer) if answer.strip() != gold.strip() else None
     if too_big is not None:
         return Decision(too_big[0], "guard", too_big[1])
@@ -32,6 +32,13 @@ def _decide(gold: str, answer: str, timeout_s: float, pool: MathPool | None) -> 
     stop = guard(normalize(answer))
     if stop is not None:
         return Decision(stop[0], "guard", stop[1])
+    return None
+
+
+def _decide(gold: str, answer: str, timeout_s: float, pool: MathPool | None) -> Decision:
+    decision = _cheap(gold, answer)
+    if decision is not None:
+        return decision
     return (pool or default_pool()).compare(gold, answer, timeout_s=timeout_s)
 
 
@@ -88,17 +95,45 @@ def _boxes_as_one(gold: str, ext: Extraction) -> str | None:
     return f"({joined})" if ordered else joined
 
 
+class _NeedsWorker(Exception):
+    """An output the in-process stages cannot decide: it waits for the second pass."""
+
+
 def _check_output(
-    gold: str, ext: Extraction, decided: dict[str, Decision], timeout_s: float, pool: MathPool | None
+    gold: str,
+    ext: Extraction,
+    decided: dict[str, Decision],
+    timeout_s: float,
+    pool: MathPool | None,
+    budget: Budget | None,
+    in_process_only: bool = False,
 ) -> MathVerdict:
-    """All of one output's answers share one time budget, so a verdict never takes much longer
-    than ``timeout_s`` however many answers the output states."""
-    deadline = time.monotonic() + timeout_s
+    """All of one output's answers share one time budget (the pool's, so that a worker's start is
+    not charged), and each comparison gets what is left of it and of the caller's ``budget``: a
+    verdict never takes much longer than ``timeout_s`` however many answers the output states. The
+    in-process stages run even when no time is left (they take microseconds). ``in_process_only``:
+    raise ``_NeedsWorker`` instead of asking a worker."""
     joined = _boxes_as_one(gold, ext)
-    if joined is not None:
-        decision = decided.get(joined)
+    several = joined is not None or len(ext.answers) > 1
+    mine = (pool or default_pool()).budget(timeout_s) if several and not in_process_only else None
+
+    def decide(answer: str) -> Decision:
+        decision = decided.get(answer)
+        if decision is not None:
+            return decision
+        decision = _cheap(gold, answer)
+        if decision is None and in_process_only:
+            raise _NeedsWorker
         if decision is None:
-            decision = decided[joined] = _decide(gold, joined, timeout_s, pool)
+            left = min([timeout_s, *(b.remaining() for b in (mine, budget) if b is not None)])
+            if left <= 0:  # not remembered: another output of the batch may have time for it
+                return Decision(MathStatus.TIMEOUT, "deadline", f"no time left within {timeout_s:g} s")
+            decision = (pool or default_pool()).compare(gold, answer, timeout_s=left)
+        decided[answer] = decision
+        return decision
+
+    if joined is not None:
+        decision = decide(joined)
         if decision.status is MathStatus.CORRECT:
             return MathVerdict(
                 MathStatus.CORRECT,
@@ -108,13 +143,7 @@ def _check_output(
             )
     decisions: list[Decision] = []
     for answer in (ext.answers[-1], *ext.answers[:-1]):
-        decision = decided.get(answer)
-        if decision is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                decision = Decision(MathStatus.TIMEOUT, "deadline", f"no time left within {timeout_s:g} s")
-            else:
-                decision = decided[answer] = _decide(gold, answer, remaining, pool)
+        decision = decide(answer)
         decisions.append(decision)
         if decision.status is not MathStatus.CORRECT:
             break
@@ -158,21 +187,59 @@ def check_math_many(
     require_anchor: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     pool: MathPool | None = None,
+    budget: Budget | None = None,
 ) -> list[MathVerdict]:
-    """``check_math`` for several outputs of one problem; each distinct answer is compared once."""
+    """``check_math`` for several outputs of one problem; each distinct answer is compared once.
+
+    ``budget`` (``MathPool.budget``): a deadline for all of them; each symbolic comparison gets at
+    most ``timeout_s`` and what is left of it (TIMEOUT, rule ``deadline``, once it has run out)."""
+    verdicts: list[MathVerdict | None] = [None] * len(preds)
+    for i, verdict in iter_check_math_many(
+        gold=gold,
+        preds=preds,
+        require_anchor=require_anchor,
+        timeout_s=timeout_s,
+        pool=pool,
+        budget=budget,
+    ):
+        verdicts[i] = verdict
+    return [v for v in verdicts if v is not None]
+
+
+def iter_check_math_many(
+    *,
+    gold: str,
+    preds: Sequence[str],
+    require_anchor: bool = True,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool: MathPool | None = None,
+    budget: Budget | None = None,
+) -> Iterator[tuple[int, MathVerdict]]:
+    """``check_math_many`` as (index, verdict) pairs, as they are decided: first every output the
+    in-process stages decide (microseconds each), then those that need a worker, in order. A caller
+    with a deadline of its own keeps what was decided when it passed, whatever one slow answer does."""
     if not isinstance(gold, str) or not normalize(gold):
-        return [MathVerdict(MathStatus.ERROR, None, None, "the gold answer is empty") for _ in preds]
+        for i in range(len(preds)):
+            yield i, MathVerdict(MathStatus.ERROR, None, None, "the gold answer is empty")
+        return
     decided: dict[str, Decision] = {}
-    verdicts: list[MathVerdict] = []
-    for pred in preds:
+    later: list[tuple[int, Extraction]] = []
+    for i, pred in enumerate(preds):
         if not isinstance(pred, str):  # e.g. None from a failed generation: no answer, never a bank bug
-            verdicts.append(
-                MathVerdict(MathStatus.NO_ANSWER, None, "not-text", f"pred is {type(pred).__name__}, not str")
+            yield (
+                i,
+                MathVerdict(
+                    MathStatus.NO_ANSWER, None, "not-text", f"pred is {type(pred).__name__}, not str"
+                ),
             )
             continue
         ext = extract_answer(strip_end_tokens(pred), require_anchor=require_anchor)
         if not ext.answers:
-            verdicts.append(MathVerdict(MathStatus.NO_ANSWER, None, None, ext.reason))
+            yield i, MathVerdict(MathStatus.NO_ANSWER, None, None, ext.reason)
             continue
-        verdicts.append(_check_output(gold, ext, decided, timeout_s, pool))
-    return verdicts
+        try:
+            yield i, _check_output(gold, ext, decided, timeout_s, pool, budget, in_process_only=True)
+        except _NeedsWorker:
+            later.append((i, ext))
+    for i, ext in later:
+        yield i, _check_output(gold, ext, decided, timeout_s, pool, budget)

@@ -54,9 +54,11 @@ DEFAULT_START_TIMEOUT_S = 180.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # A task's timeout is the worker's CPU time (waiting for a CPU on a loaded machine is not the
-# answer's doing); wall time is capped at this multiple of it, plus WALL_SLACK_S.
-WALL_FACTOR = 10.0
-WALL_SLACK_S = 10.0
+# answer's doing); wall time is capped at this multiple of it, plus WALL_SLACK_S: a worker that gets
+# under about a third of a CPU is stopped at 3x + 5 s (20 s for the 5 s default), an undecided
+# TIMEOUT (rule ``deadline``), so that one comparison never holds a worker (and a reward) for a minute.
+WALL_FACTOR = 3.0
+WALL_SLACK_S = 5.0
 
 log = logging.getLogger("verifier.math")
 
@@ -247,9 +249,14 @@ class MathPool:
         if self._closed:
             raise RuntimeError("the math pool is closed")
 
-    def budget(self, seconds: float) -> Budget:
-        """A deadline ``seconds`` from now that does not run while callers wait for workers to start."""
-        return Budget(seconds, self._startup, self.start_timeout_s)
+    def budget(self, seconds: float, *, max_pause_s: float | None = None) -> Budget:
+        """A deadline ``seconds`` from now that does not run while callers wait for workers to start
+        (at most ``max_pause_s`` of such waiting, default ``start_timeout_s``, is left out: a caller
+        with a client's timeout of its own bounds it, so ``seconds + max_pause_s`` is its worst case)."""
+        pause = (
+            self.start_timeout_s if max_pause_s is None else max(0.0, min(max_pause_s, self.start_timeout_s))
+        )
+        return Budget(seconds, self._startup, pause)
 
     def startup_wait_s(self) -> float:
         """Seconds callers have waited for workers to start since the pool was made (union of waits)."""

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from verifier.endtext import strip_end_tokens
-from verifier.math import MathPool, MathVerdict, check_math_many
+from verifier.math import MathPool, MathVerdict, iter_check_math_many
 from verifier.math.pool import Budget, default_pool
 from verifier.rewards.inputs import AnyProblem, as_problem, completion_text
 from verifier.rewards.result import Missing, RewardResult, missing_result
@@ -55,6 +55,10 @@ class RewardOptions:
     # Special tokens to strip from the end of completions besides the common chat templates' own
     # (verifier.endtext), e.g. ``verifier.endtext.tokens_of(tokenizer)``.
     end_tokens: tuple[str, ...] = ()
+    # The most waiting for math workers to start that is left out of ``deadline_s`` (None: the pool's
+    # start_timeout_s, 180 s). A caller behind a client timeout bounds it: ``verify serve`` answers
+    # within deadline_s + this.
+    max_startup_pause_s: float | None = None
 
 
 _MISSING = {
@@ -93,18 +97,30 @@ def code_reward(verdict: Any, *, partial_credit: bool) -> RewardResult:
 
 
 def _math_task(
-    problem: MathProblem, texts: list[str], opts: RewardOptions, pool: MathPool, budget: Budget
+    problem: MathProblem,
+    texts: list[str],
+    opts: RewardOptions,
+    pool: MathPool,
+    budget: Budget,
+    done: list[RewardResult | None],
 ) -> Callable[[], list[RewardResult]]:
+    """All completions of one problem (each distinct answer compared once). Each comparison gets
+    what is left of the batch's budget, and each result goes to ``done`` (one slot per completion)
+    as soon as it is known, those the in-process stages decide first: one slow answer of a group
+    leaves the group's other, decided rewards in place at the deadline."""
+
     def run() -> list[RewardResult]:
-        timeout = max(0.05, min(MATH_TIMEOUT_S, budget.remaining()))
-        verdicts = check_math_many(
+        verdicts = iter_check_math_many(
             gold=problem.answer,
             preds=texts,
             require_anchor=opts.require_anchor,
-            timeout_s=timeout,
+            timeout_s=MATH_TIMEOUT_S,
             pool=pool,
+            budget=budget,
         )
-        return [math_reward(v) for v in verdicts]
+        for n, verdict in verdicts:
+            done[n] = math_reward(verdict)  # one store: the caller may read it at the deadline
+        return [r for r in done if r is not None]
 
     return run
 
@@ -183,40 +199,43 @@ def score_batch(
     if opts.sandbox is None and any(isinstance(p, CodeProblem) for p in problems):
         _start_sandbox()
     pool = opts.math_pool or default_pool()
-    budget = pool.budget(opts.deadline_s)  # from here on; not running while math workers start
+    # From here on; not running while math workers start (up to max_startup_pause_s of that).
+    budget = pool.budget(opts.deadline_s, max_pause_s=opts.max_startup_pause_s)
 
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    tasks: list[tuple[list[int], str, Callable[[], list[RewardResult]]]] = []
+    # (indexes, kind, task, the results it has finished so far: one slot per index)
+    tasks: list[tuple[list[int], str, Callable[[], list[RewardResult]], list[RewardResult | None]]] = []
     for i, problem in enumerate(problems):
         if isinstance(problem, MathProblem):
             groups[(problem.answer, problem.id)].append(i)
         else:
-            tasks.append(([i], "code", _code_task(problem, texts[i], opts)))
+            tasks.append(([i], "code", _code_task(problem, texts[i], opts), [None]))
     for indexes in groups.values():
         problem = problems[indexes[0]]
         assert isinstance(problem, MathProblem)
-        math = _math_task(problem, [texts[i] for i in indexes], opts, pool, budget)
-        tasks.append((indexes, "math", math))
+        done: list[RewardResult | None] = [None] * len(indexes)
+        math = _math_task(problem, [texts[i] for i in indexes], opts, pool, budget, done)
+        tasks.append((indexes, "math", math, done))
 
     results: list[RewardResult | None] = [None] * len(items)
     if tasks:
         futures = _run_in_daemon_threads(
-            [partial(_guarded, task, kind, len(idx)) for idx, kind, task in tasks],
+            [partial(_guarded, task, kind, len(idx)) for idx, kind, task, _ in tasks],
             min(opts.workers, len(tasks)),
         )
         pending = set(futures)
         while pending and (remaining := budget.remaining()) > 0:
             _, pending = wait(pending, timeout=remaining)
-        for future, (idx, kind, _task) in zip(futures, tasks, strict=True):
+        for future, (idx, kind, _task, done) in zip(futures, tasks, strict=True):
             if future not in pending:
                 for i, r in zip(idx, future.result(), strict=True):
                     results[i] = r
             else:
                 future.cancel()
-                for i in idx:
-                    results[i] = missing_result(
-                        kind, Missing.DEADLINE, f"not checked within {opts.deadline_s:g} s"
-                    )
+                finished = done[:]  # a snapshot: the task may still be filling it
+                late = f"not checked within {opts.deadline_s:g} s"
+                for i, got in zip(idx, finished, strict=True):
+                    results[i] = missing_result(kind, Missing.DEADLINE, late) if got is None else got
     final = [r for r in results if r is not None]
     assert len(final) == len(items)
     _account(final)

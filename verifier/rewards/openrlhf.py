@@ -77,11 +77,15 @@ def reward_func(
     partial_credit: bool = False,
     deadline_s: float = DEFAULT_DEADLINE_S,
     on_missing: str = "zero",
+    end_tokens: Sequence[str] = (),
     **_ignored: Any,
 ) -> dict[str, Any]:
+    """``end_tokens``: special tokens to strip from the end besides the common chat templates' own."""
     import torch
 
-    options = RewardOptions(deadline_s=deadline_s, partial_credit=partial_credit)
+    options = RewardOptions(
+        deadline_s=deadline_s, partial_credit=partial_credit, end_tokens=tuple(end_tokens)
+    )
     results = score_queries(queries, prompts, labels, options=options)
     if on_missing == "raise" and any(r.score is None for r in results):
         raise RuntimeError(f"{sum(r.score is None for r in results)} rewards could not be decided")

@@ -50,6 +50,8 @@ log = logging.getLogger("verifier.rewards.server")
 MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_BACKLOG = 2048
 DEFAULT_MAX_CONCURRENT = 8
+OPENRLHF_TIMEOUT_S = 180.0  # OpenRLHF's remote reward client gives a request this long
+CLIENT_MARGIN_S = 30.0  # for the transfer, the parsing and a loaded machine, below the client's timeout
 
 
 class OnMissing(str, Enum):
@@ -79,10 +81,29 @@ class ServeConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     graceful_shutdown_s: float = 30.0  # how long requests in flight may finish on shutdown
     end_tokens: tuple[str, ...] = field(default_factory=tuple)
+    # The client's own HTTP timeout (OpenRLHF: 180 s). A request is answered within deadline_s plus
+    # the waiting for math workers to start that is left out of it, and that pause is bounded so the
+    # sum stays CLIENT_MARGIN_S under this.
+    client_timeout_s: float = OPENRLHF_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.deadline_s <= 0 or self.max_concurrent < 1 or self.backlog < 1 or self.max_body_bytes < 1:
             raise ValueError("deadline_s, max_concurrent, backlog and max_body_bytes must be positive")
+        if self.deadline_s + CLIENT_MARGIN_S > self.client_timeout_s:
+            raise ValueError(
+                f"deadline_s ({self.deadline_s:g} s) must end {CLIENT_MARGIN_S:g} s before the client's "
+                f"timeout ({self.client_timeout_s:g} s)"
+            )
+
+    @property
+    def max_startup_pause_s(self) -> float:
+        """The most waiting for math workers to start left out of a request's deadline."""
+        return self.client_timeout_s - CLIENT_MARGIN_S - self.deadline_s
+
+    @property
+    def worst_case_s(self) -> float:
+        """The longest a well-formed request waits for its answer (scoring; the transfer apart)."""
+        return self.deadline_s + self.max_startup_pause_s
 
 
 class HttpError(Exception):
@@ -147,6 +168,7 @@ class RewardService:
             deadline_s=deadline_s,
             partial_credit=self.config.partial_credit,
             end_tokens=self.config.end_tokens,
+            max_startup_pause_s=self.config.max_startup_pause_s,
         )
         return score_queries(
             request.query, request.prompts, request.labels, options=options, bank=self.config.bank

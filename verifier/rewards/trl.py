@@ -123,6 +123,7 @@ def _make(
     partial_credit: bool,
     deadline_s: float,
     name: str,
+    end_tokens: Sequence[str] = (),
 ) -> TrlReward:
     given = [c for c in (answer_column, problem_column, id_column) if c is not None]
     if len(given) > 1:
@@ -135,7 +136,9 @@ def _make(
         raise ValueError("a bank is only used with id_column (answer and problem columns hold the reference)")
     _warn_if_old_trl()
     column = given[0] if given else "answer"
-    options = RewardOptions(deadline_s=deadline_s, partial_credit=partial_credit)
+    options = RewardOptions(
+        deadline_s=deadline_s, partial_credit=partial_credit, end_tokens=tuple(end_tokens)
+    )
     return TrlReward(column=column, bank=_load_bank(bank), options=options, name=name)
 
 
@@ -148,11 +151,14 @@ def for_trl(
     partial_credit: bool = False,
     deadline_s: float = DEFAULT_DEADLINE_S,
     name: str = "verifier_reward",
+    end_tokens: Sequence[str] = (),
 ) -> TrlReward:
     """A GRPO reward function. Say where the reference is: ``answer_column`` (a gold final answer;
     the default is a column named "answer"), ``problem_column`` (a whole bank record, dict or JSON)
     or ``id_column`` with ``bank`` (a bank file or an id -> problem mapping; an id not in it raises
-    ``BadInput``, it is never read as a gold answer)."""
+    ``BadInput``, it is never read as a gold answer). ``end_tokens``: special tokens to strip from
+    the end of completions besides the common chat templates' own, e.g.
+    ``verifier.endtext.tokens_of(tokenizer)``."""
     return _make(
         answer_column=answer_column,
         problem_column=problem_column,
@@ -161,6 +167,7 @@ def for_trl(
         partial_credit=partial_credit,
         deadline_s=deadline_s,
         name=name,
+        end_tokens=end_tokens,
     )
 
 
@@ -173,6 +180,7 @@ def for_trl_async(
     partial_credit: bool = False,
     deadline_s: float = DEFAULT_DEADLINE_S,
     name: str = "verifier_reward",
+    end_tokens: Sequence[str] = (),
 ) -> AsyncReward:
     """``for_trl`` as an ``async def`` function; TRL runs async rewards concurrently on its event loop."""
     return _as_async(
@@ -184,5 +192,6 @@ def for_trl_async(
             partial_credit=partial_credit,
             deadline_s=deadline_s,
             name=name,
+            end_tokens=end_tokens,
         )
     )

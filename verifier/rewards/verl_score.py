@@ -76,13 +76,17 @@ def compute_score(
     deadline_s: float = DEFAULT_DEADLINE_S,
     on_missing: str = "zero",
     shared_math: bool = True,
+    end_tokens: Sequence[str] = (),
     **_ignored: Any,  # verl passes more keyword arguments in some versions (e.g. tokenizer handles)
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """One reward dict, or a list of them for the batch form (``solution_strs=``)."""
     if on_missing not in ("zero", "raise"):
         raise ValueError(f"on_missing must be 'zero' or 'raise', not {on_missing!r}")
     options = RewardOptions(
-        deadline_s=deadline_s, partial_credit=partial_credit, math_pool=shared_pool() if shared_math else None
+        deadline_s=deadline_s,
+        partial_credit=partial_credit,
+        math_pool=shared_pool() if shared_math else None,
+        end_tokens=tuple(end_tokens),  # reward_kwargs.end_tokens: a tokenizer's own special tokens
     )
     if solution_strs is not None:
         if ground_truths is None or len(ground_truths) != len(solution_strs):
