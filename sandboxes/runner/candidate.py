@@ -207,6 +207,7 @@ class _Server:
     def _next(self) -> tuple[dict[str, Any], list[int]] | None:
         """The next request and the fds that came with it (each request waits for its answer)."""
         while b"\n" not in self._buf:
+            fds: list[int]
             if self._plain:
                 msg, fds = os.read(self._fd, 1 << 16), []
             else:
