@@ -65,6 +65,11 @@ def test_a_query_without_its_prompt_is_scored_whole_and_flagged():
     assert out["extra_logs"]["whole_query"].tolist() == [1.0, 0.0]
 
 
+def test_a_tokenizers_own_end_token():
+    out = load_like_openrlhf()([PROMPT + "#### 8<|my_end|>"], [PROMPT], ["8"], end_tokens=["<|my_end|>"])
+    assert out["rewards"].tolist() == [1.0]
+
+
 def test_bad_input_is_an_error():
     from verifier.rewards import BadInput
 

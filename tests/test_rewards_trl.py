@@ -41,6 +41,12 @@ def test_default_column_is_answer_and_name_is_logged():
     assert reward.__name__ == "verifier_reward"
 
 
+def test_a_tokenizers_own_end_token():
+    completions = ["#### 8<|my_end|>", "#### 9<|my_end|>"]
+    assert for_trl(end_tokens=["<|my_end|>"])(completions, answer=["8"] * 2) == [1.0, 0.0]
+    assert for_trl()(completions, answer=["8"] * 2) == [0.0, 0.0]  # not a known token without it
+
+
 def test_problem_column_and_id_column():
     problem = {"id": "p", "kind": "math", "question": "q", "answer": "8"}
     assert for_trl(problem_column="problem")(COMPLETIONS, problem=[problem] * 3) == [1.0, 0.0, 0.0]

@@ -135,6 +135,12 @@ def test_reward_kwargs_reach_the_function():
     assert fn("gsm8k", "#### 5", "5", None)["score"] == 1.0
 
 
+def test_a_tokenizers_own_end_token_from_reward_kwargs():
+    fn = partial(_call_with_kwargs, compute_score, {"end_tokens": ["<|my_end|>"]})
+    assert fn("gsm8k", "#### 5<|my_end|>", "5", None)["score"] == 1.0
+    assert compute_score("gsm8k", "#### 5<|my_end|>", "5", None)["score"] == 0.0  # unknown without it
+
+
 def test_missing_reward_is_flagged_or_raises():
     missing = RewardResult(None, "sandbox_error", "engine down", "code", missing=Missing.INFRA)
     flagged = _as_dict(missing, "zero")
