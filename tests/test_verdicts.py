@@ -9,11 +9,12 @@ import sys
 import pytest
 
 from verifier.code.verdict import CodeStatus, CodeVerdict
+from verifier.gate.junit import build_junit
 from verifier.math.check import check_math_many
 from verifier.math.selfcheck import _infrastructure
 from verifier.math.verdict import MathStatus, MathVerdict
 from verifier.pipeline.run import Resumed
-from verifier.pipeline.summary import per_problem
+from verifier.pipeline.summary import per_problem, summarise
 from verifier.rewards.core import code_reward, math_reward
 from verifier.rewards.pairs import make_pairs
 from verifier.rewards.result import Missing
@@ -135,6 +136,18 @@ def test_every_consumer_agrees(
         Cause.REFERENCE: Missing.REFERENCE,
     }[cause]
     assert reward.missing is expected_missing
+
+
+def test_a_bank_bug_is_named_as_such_in_the_summary_and_junit() -> None:
+    records = [_record("math", "error", None, index=0), _record("code", "sandbox_error", "infra", index=1)]
+    summary = summarise(records, problems=1, wall_seconds=0.0, run={})
+    assert (summary["infra_errors"], summary["bank_errors"]) == (1, 1)
+    assert summary["per_problem"]["p"] == {"samples": 0, "correct": 0, "infra_errors": 1, "bank_errors": 1}
+    [error] = build_junit(summary, records, suite="s").iter("error")
+    assert error.get("message") == (
+        "1 infrastructure errors, 1 bank errors (the problem's gold answer or tests are unusable), "
+        "no sample checked"
+    )
 
 
 def test_a_missing_completion_is_no_answer_not_a_bank_bug() -> None:
