@@ -12,7 +12,8 @@ The target is (c) <= 1.10 x (a). Code banks make the point: each check is a Dock
 Prints JSON on stdout and a one-line summary on stderr.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/pipeline_overlap.py \
-        [--bank problem_banks/code-style.jsonl] [--problems 8] [--samples 4] [--max-new-tokens 160]
+        [--bank problem_banks/code-style.jsonl] [--problems 6] [--samples 4] [--max-new-tokens 128] \
+        [--batch-rows 4]
 """
 
 from __future__ import annotations
@@ -104,10 +105,11 @@ def _logged(name: str, result: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bank", type=Path, default=REPO / "problem_banks" / "code-style.jsonl")
-    ap.add_argument("--problems", type=int, default=8)
+    ap.add_argument("--problems", type=int, default=6)
     ap.add_argument("--samples", type=int, default=4)
-    ap.add_argument("--max-new-tokens", type=int, default=160)
-    ap.add_argument("--batch-rows", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=128)
+    # One problem per engine call by default, so there are several calls for checks to overlap with.
+    ap.add_argument("--batch-rows", type=int, default=4)
     args = ap.parse_args()
 
     bank = load_bank(args.bank)
