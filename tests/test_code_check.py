@@ -319,3 +319,12 @@ def test_check_code_many_never_raises(sandbox_pool) -> None:
     )
     assert verdicts[0].status is CodeStatus.SANDBOX_ERROR and verdicts[0].rule == "bad_input"
     assert verdicts[1].correct
+
+
+def test_a_completion_that_is_not_text_is_no_code_not_a_bank_bug() -> None:
+    """A failed generation (None) is the candidate's: never the bank's bad_input, never retried."""
+    from verifier.verdicts import Outcome, judge
+
+    [verdict] = check_code_many([(CALL, None)])  # type: ignore[list-item]
+    assert (verdict.status, verdict.rule) == (CodeStatus.NO_CODE, "not-text")
+    assert judge("code", verdict.status, verdict.rule).outcome is Outcome.CANDIDATE_FAULT

@@ -70,6 +70,11 @@ def check_code_many(
     verdicts: list[CodeVerdict | None] = [None] * len(items)
     pending: list[tuple[int, CodeProblem, str, Job]] = []
     for i, (raw_problem, completion) in enumerate(items):
+        if not isinstance(completion, str):  # a missing generation is the candidate's, not the bank's
+            verdicts[i] = CodeVerdict(
+                status=CodeStatus.NO_CODE, reason="the completion is not text", rule="not-text"
+            )
+            continue
         try:
             problem = as_problem(raw_problem)
             code = completion if raw_code else extract_code(strip_end_tokens(completion), extraction)
