@@ -72,7 +72,7 @@ def test_kill_minus_nine_then_resume_gives_one_record_per_unit(
                 break
             time.sleep(0.05)
         assert proc.poll() is None, (
-            f"run ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+            f"run ended before it could be killed: {proc.stderr.read().decode() if proc.stderr else ''}"
         )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -98,7 +98,8 @@ def test_until_verified_samples_in_rounds_then_resumes_with_nothing_new(
     """--until-verified 1 --max-samples 4 --samples 2: each problem gets one round of 2 when one of
     them verifies, else a second round; a rerun regenerates nothing."""
     out = tmp_path / "run"
-    args = ("--bank", BANK, "--limit", "3", "--samples", "2", "--until-verified", "1", "--max-samples", "4")
+    args: tuple[str, ...] = ("--bank", BANK, "--limit", "3", "--samples", "2", "--until-verified", "1")
+    args += ("--max-samples", "4")
     args += ("--max-new-tokens", "64", "--dtype", "float32", "--out", str(out))
     result = run_verify(*args)
     assert result.returncode == 0, result.stderr
@@ -167,7 +168,8 @@ def test_openai_backend_end_to_end_against_a_local_server(tmp_path: Path, embedd
     )
     out = tmp_path / "run"
     with llamacpp_server() as server:
-        args = ("--bank", BANK, "--limit", "2", "--samples", "2", "--max-new-tokens", "48", "--out", str(out))
+        args: tuple[str, ...] = ("--bank", BANK, "--limit", "2", "--samples", "2", "--out", str(out))
+        args += ("--max-new-tokens", "48")
         args += ("--backend", "openai", "--base-url", server.base_url, "--api-model", SERVED_NAME)
         result = run_verify(*args)
         assert result.returncode == 0, result.stderr
