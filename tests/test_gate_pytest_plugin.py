@@ -112,7 +112,8 @@ def test_an_undecided_response_is_an_error_not_a_failure(tmp_path, docker_client
         str(bank),
         "--verify-responses",
         str(responses),
-        env={"VERIFIER_SANDBOX_RUNTIME": "runsc"},
+        "--verify-runtime",
+        "runsc",
     )
     assert code == 1, out
     assert outcomes == {row["id"]: "error"}, out

@@ -14,8 +14,7 @@ from verifier.pipeline.sources import ResponsesSource
 from verifier.resources import Resources, ResourceSettings
 
 
-def test_runtime_reaches_the_sandbox_pool_without_any_environment_variable(monkeypatch) -> None:
-    monkeypatch.delenv("VERIFIER_SANDBOX_RUNTIME", raising=False)
+def test_runtime_reaches_the_sandbox_pool_without_any_environment_variable() -> None:
     with Resources(ResourceSettings(runtime="runsc", sandbox_size=1)) as resources:
         assert not resources.sandbox_started  # nothing started until a code check asks for it
         pool = resources.sandbox()

@@ -7,6 +7,7 @@ solution passes its tests and a mutant of it (body replaced by ``return None``) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from verifier.schema import CodeProblem, MathProblem
 
@@ -22,7 +23,10 @@ class SelfCheckReport:
         return not self.failures
 
 
-def selfcheck(problems: list[MathProblem | CodeProblem], *, code: bool = True) -> SelfCheckReport:
+def selfcheck(
+    problems: list[MathProblem | CodeProblem], *, code: bool = True, sandbox: Any = None
+) -> SelfCheckReport:
+    """``sandbox``: a ``sandboxes.pool.Sandbox`` for the code references (None: the process-wide pool)."""
     from verifier.math.selfcheck import selfcheck_math_problem
 
     report = SelfCheckReport()
@@ -36,7 +40,9 @@ def selfcheck(problems: list[MathProblem | CodeProblem], *, code: bool = True) -
     if code and code_problems:
         from verifier.code.selfcheck import selfcheck_code_problems  # needs Docker
 
-        for p, failures in zip(code_problems, selfcheck_code_problems(code_problems), strict=False):
+        for p, failures in zip(
+            code_problems, selfcheck_code_problems(code_problems, sandbox=sandbox), strict=False
+        ):
             report.checked["code"] += 1
             report.failures.extend(f"{p.id}: {f}" for f in failures)
             report.passed["code"] += not failures

@@ -6,7 +6,6 @@ Without an explicit ``sandbox``, a shared warm pool is started on first use and 
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,8 +31,7 @@ def default_sandbox() -> SandboxPool:
     global _default_pool
     with _default_lock:
         if _default_pool is None:
-            # VERIFIER_SANDBOX_RUNTIME=runsc runs the pool under gVisor where it is installed.
-            pool = SandboxPool(runtime=os.environ.get("VERIFIER_SANDBOX_RUNTIME") or None).start()
+            pool = SandboxPool().start()  # a runtime of choice: pass sandbox=SandboxPool(runtime=...)
             atexit.register(pool.close)
             _default_pool = pool
         return _default_pool

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 _BANKS = pytest.StashKey[set[Path]]()
 _LOADED = pytest.StashKey["dict[Path, Bank | InputError]"]()
 _RESPONSES = pytest.StashKey[dict[str, list[str]] | None]()
+_SANDBOX = pytest.StashKey[Any]()  # the session's sandbox pool, made on first use
 
 
 class VerifyFailure(Exception):
@@ -50,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="FILE",
         help='check these {"problem_id", "completion"} lines instead of the bank self-check',
+    )
+    group.addoption(
+        "--verify-runtime",
+        default=None,
+        metavar="RUNTIME",
+        help="container runtime for code problems: runc (default) or runsc (gVisor)",
     )
 
 
@@ -97,6 +104,11 @@ def pytest_configure(config: pytest.Config) -> None:
     banks = [Path(b).resolve() for b in config.getoption("verify_bank")]
     if not banks:
         return
+    runtime = config.getoption("verify_runtime")
+    from sandboxes.profile import RUNTIMES
+
+    if runtime is not None and runtime not in RUNTIMES:
+        raise pytest.UsageError(f"--verify-runtime: must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     missing = [str(b) for b in banks if not b.is_file()]
     if missing:
         raise pytest.UsageError(f"--verify-bank: no such file: {', '.join(missing)}")
@@ -116,6 +128,22 @@ def pytest_configure(config: pytest.Config) -> None:
     # Collection reads config.args later: with no paths given, collect only the banks.
     explicit = config.args_source is pytest.Config.ArgsSource.ARGS
     config.args = [*config.args, *map(str, banks)] if explicit else list(map(str, banks))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(_SANDBOX, None)
+    if pool is not None:
+        pool.close()
+
+
+def _sandbox(config: pytest.Config) -> Any:
+    """One sandbox pool for the session, with --verify-runtime (started on first code check)."""
+    pool = config.stash.get(_SANDBOX, None)
+    if pool is None:
+        from sandboxes.pool import SandboxPool
+
+        pool = config.stash[_SANDBOX] = SandboxPool(runtime=config.getoption("verify_runtime"))
+    return pool
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -171,7 +199,8 @@ class ProblemItem(pytest.Item):
     def _selfcheck(self) -> None:
         from verifier.banks.selfcheck import selfcheck
 
-        report = selfcheck([self.problem])
+        sandbox = _sandbox(self.config) if self.problem.kind == "code" else None
+        report = selfcheck([self.problem], sandbox=sandbox)
         if report.failures:
             raise VerifyFailure("\n".join(report.failures))
 
@@ -182,9 +211,10 @@ class ProblemItem(pytest.Item):
         )
 
     def _score(self, completions: list[str]) -> list[RewardResult]:
-        from verifier.rewards.core import score_batch
+        from verifier.rewards.core import RewardOptions, score_batch
 
-        results = score_batch([(self.problem, c) for c in completions])
+        options = RewardOptions(sandbox=_sandbox(self.config) if self.problem.kind == "code" else None)
+        results = score_batch([(self.problem, c) for c in completions], options=options)
         if any(r.score is None for r in results):
             raise VerifyInfraError("the checker could not decide:\n" + self._lines(results))
         return results
