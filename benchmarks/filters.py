@@ -246,7 +246,7 @@ def bench_anchor(records: list[ChainRecord], run: Path, bank: Any, cap: float) -
                 top = max(top, float(np.dot(q, a) / (np.linalg.norm(q) * np.linalg.norm(a))))
 
     best = np.array(
-        [r.details["cosine"] for r in FilterLog(run / "filters.jsonl").load().values() if r.stage == "anchor"]
+        [r.details["cosine"] for r in FilterLog(run / "filters.jsonl").outcomes().values() if r.stage == "anchor"]
     )
     quantiles = {
         str(q): round(float(np.quantile(best, q)), 4) for q in (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)

@@ -70,7 +70,7 @@ def digest(path: Path) -> str:
 
 
 def records(run: Path) -> list[FilterRecord]:
-    return list(FilterLog(run / "filters.jsonl").load().values())
+    return list(FilterLog(run / "filters.jsonl").outcomes().values())
 
 
 def verified_count(run: Path) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from verifier.errors import InputError
 from verifier.generation.base import Capabilities, Completion, GenerationError, GenerationRequest
 from verifier.generation.registry import BackendSettings
+from verifier.pipeline.checking import record_of
 from verifier.pipeline.units import Produced
 from verifier.resources import ResourceSettings
 from verifier.schema import ChainRecord, VerdictRecord
@@ -240,24 +241,8 @@ class RayChecker:
 def undecided_record(item: Produced, reason: str) -> ChainRecord:
     """The record of a unit whose checker was lost: infrastructure (retried on resume, never wrong)."""
     code = item.unit.problem.kind == "code"
-    verdict = VerdictRecord(
-        status="sandbox_error" if code else "error", correct=False, rule="worker", reason=reason
-    )
-    return ChainRecord(
-        problem_id=item.unit.problem.id,
-        sample_index=item.unit.sample_index,
-        kind=item.unit.problem.kind,
-        seed=item.unit.seed,
-        model=item.model,
-        prompt=item.prompt,
-        completion=item.completion,
-        tokens=item.tokens,
-        extracted=None,
-        verdict=verdict,
-        gen_seconds=round(item.gen_seconds, 4),
-        finish_reason=item.finish_reason,
-        prompt_tokens=item.prompt_tokens,
-    )
+    status = "sandbox_error" if code else "error"
+    return record_of(item, VerdictRecord(status=status, correct=False, rule="worker", reason=reason))
 
 
 def _close_actors(ray: Any, actors: list[Any]) -> None:

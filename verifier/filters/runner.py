@@ -200,7 +200,7 @@ def run_filters(
     index = index_chains(run_dir / "chains.jsonl")
     reports = []
     with FilterLog(run_dir / FILTERS_FILE) as log:
-        done = log.load()
+        done = log.outcomes()
         for stage in stages:
             try:
                 reports.append(_run_stage(stage, index, bank, log, done, batch_chains, on_progress))

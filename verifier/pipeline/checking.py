@@ -45,6 +45,11 @@ def check_completion(
 def chain_record(item: Produced, resources: Resources) -> ChainRecord:
     """Check a produced completion: the line chains.jsonl gets for its unit."""
     verdict, seconds = check_completion(item.unit.problem, item.completion, resources)
+    return record_of(item, verdict, seconds)
+
+
+def record_of(item: Produced, verdict: VerdictRecord, check_seconds: float = 0.0) -> ChainRecord:
+    """The chains.jsonl line of a produced unit with its verdict."""
     return ChainRecord(
         problem_id=item.unit.problem.id,
         sample_index=item.unit.sample_index,
@@ -57,7 +62,7 @@ def chain_record(item: Produced, resources: Resources) -> ChainRecord:
         extracted=verdict.extracted,
         verdict=verdict,
         gen_seconds=round(item.gen_seconds, 4),
-        check_seconds=round(seconds, 4),
+        check_seconds=round(check_seconds, 4),
         finish_reason=item.finish_reason,
         prompt_tokens=item.prompt_tokens,
     )
