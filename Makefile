@@ -30,4 +30,4 @@ lint: setup
 test: setup sandbox lint
 	@bash scripts/chromium_up.sh
 	@bash scripts/vllm_env.sh && bash scripts/llamacpp_env.sh  # the engines' own venvs (cached)
-	$(BIN)/pytest -q --timeout=900 tests
+	$(BIN)/pytest -q --timeout=900 --durations=20 tests
