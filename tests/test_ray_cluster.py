@@ -193,3 +193,17 @@ def test_a_lost_checking_actor_gives_an_undecided_record(kind: str) -> None:
     assert record.infrastructure_failure
     assert not record.verdict.correct
     assert (record.problem_id, record.sample_index, record.seed) == (problem.id, 3, 11)
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (("--ray", " "), "--ray: 'auto' or HOST:PORT"),
+        (("--ray-generation-actors", "2"), "--ray-generation-actors: only with --ray"),
+    ],
+)
+def test_bad_ray_options_exit_2_before_anything_loads(tmp_path: Path, extra, message) -> None:
+    result = _verify(REPO / "problem_banks" / "gsm-style.jsonl", tmp_path / "out", *extra)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
